@@ -1,0 +1,1 @@
+"""One module per ``mlplab`` sub-command; see :mod:`mlplab.cli`."""

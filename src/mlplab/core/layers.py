@@ -1,0 +1,324 @@
+"""Layers: each ``backward`` is written right after its ``forward`` and reads what forward cached.
+
+Batches are rows: an input ``h`` has shape (n, d_in).  In the text's column notation a Dense
+layer computes ``z = W h + b``; for a batch of rows that is ``Z = H Wᵀ + b`` with ``W`` stored
+(d_out, d_in) exactly as in the text and in PyTorch.
+
+``forward(x, training, rng)`` returns the output and caches what the backward pass needs.
+``backward(δ)`` takes ∂L/∂output, *accumulates* ∂L/∂(each parameter) into ``grads`` and returns
+∂L/∂input for the layer below.  Parameter and buffer names match PyTorch's ``state_dict``
+(``weight``, ``bias``, ``running_mean``, …).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlplab.core.activations import Activation, get_activation
+from mlplab.core.init import init_weight, resolve_init
+from mlplab.errors import ConfigError, check_range
+
+__all__ = ["Layer", "Dense", "ActivationLayer", "Dropout", "BatchNorm", "LayerNorm", "build_layer"]
+
+
+class Layer:
+    """Base class.  ``params``/``grads`` are dicts of arrays aligned by name; ``buffers`` hold
+    non-trained state (running statistics)."""
+
+    kind = "?"
+
+    def __init__(self):
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
+        self.out: np.ndarray | None = None  # output of the last forward pass (for inspection)
+
+    def forward(self, x: np.ndarray, training: bool = False, rng=None) -> np.ndarray:
+        return x
+
+    def backward(self, delta: np.ndarray) -> np.ndarray:
+        return delta
+
+    def spec(self) -> dict:
+        return {"type": self.kind}
+
+    def zero_grad(self) -> None:
+        for g in self.grads.values():
+            g.fill(0)
+
+    def _alloc_grads(self) -> None:
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def __repr__(self) -> str:
+        extra = {k: v for k, v in self.spec().items() if k != "type"}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in extra.items())})"
+
+
+class Dense(Layer):
+    r"""Affine map ``z = W h + b``;  W: (d_out, d_in), b: (d_out,).
+
+    Backward (the text's equations 3 and 4, summed over the batch):
+    ``∂L/∂W = δᵀ h_prev``  (d_out, d_in),  ``∂L/∂b = Σ_n δ``,  and ``δ_prev = δ W`` (n, d_in).
+    """
+
+    kind = "dense"
+
+    def __init__(
+        self,
+        in_dim: int,
+        units: int,
+        *,
+        init: str = "auto",
+        activation="identity",
+        std: float = 1.0,
+        bias_init: float = 0.0,
+        rng: np.random.Generator | None = None,
+        dtype=np.float32,
+    ):
+        super().__init__()
+        self.in_dim = check_range("dense.in_dim", in_dim, 1, None, integer=True)
+        self.units = check_range("dense.units", units, 1, None, integer=True)
+        self.init = resolve_init(init, activation)
+        self.init_activation = get_activation(activation).spec()
+        self.std = float(check_range("dense.std", std, 0.0, None))
+        self.bias_init = float(check_range("dense.bias_init", bias_init))
+        rng = rng if rng is not None else np.random.default_rng(0)
+        W = init_weight(self.init, self.in_dim, self.units, rng, activation=activation, std=std)
+        self.params = {
+            "weight": W.astype(dtype),
+            "bias": np.full(self.units, self.bias_init, dtype=dtype),
+        }
+        self._alloc_grads()
+        self.h_prev = None
+
+    def forward(self, x, training=False, rng=None):
+        self.h_prev = x  # (n, d_in): what backward needs for ∂L/∂W
+        self.out = x @ self.params["weight"].T + self.params["bias"]
+        return self.out
+
+    def backward(self, delta):
+        self.grads["weight"] += delta.T @ self.h_prev
+        self.grads["bias"] += delta.sum(axis=0)
+        return delta @ self.params["weight"]
+
+    def spec(self):
+        return {
+            "type": self.kind,
+            "units": self.units,
+            "init": self.init,
+            "std": self.std,
+            "bias_init": self.bias_init,
+        }
+
+
+class ActivationLayer(Layer):
+    r"""``h = φ(z)`` element-wise;  backward ``δ_z = δ_h ⊙ φ′(z)`` (the text's equation 2).
+
+    For PReLU the slope ``a`` is a parameter named ``weight`` (as in ``torch.nn.PReLU``), one per
+    unit, with ``∂L/∂a = Σ_n δ_h ⊙ ∂φ/∂a``.
+    """
+
+    kind = "activation"
+
+    def __init__(self, activation, units: int | None = None, *, dtype=np.float32):
+        super().__init__()
+        self.activation: Activation = get_activation(activation)
+        self.units = units
+        if self.activation.learnable:
+            if units is None:
+                raise ConfigError("prelu needs the number of units of its layer")
+            self.params = {"weight": np.full(units, self.activation.alpha, dtype=dtype)}
+            self._alloc_grads()
+        self.z = None
+
+    def forward(self, x, training=False, rng=None):
+        self.z = x  # pre-activation: what φ′ is evaluated at
+        if self.activation.learnable:
+            self.out = self.activation.f(x, self.params["weight"])
+        else:
+            self.out = self.activation.f(x)
+        return self.out
+
+    def backward(self, delta):
+        act = self.activation
+        if act.learnable:
+            a = self.params["weight"]
+            self.grads["weight"] += (delta * act.dalpha(self.z)).sum(axis=0)
+            return delta * act.df(self.z, a)
+        return delta * act.df(self.z)
+
+    def spec(self):
+        return {"type": self.kind, "activation": self.activation.spec()}
+
+
+class Dropout(Layer):
+    r"""Inverted dropout: training ``h = x ⊙ m / (1 − p)``, m ~ Bernoulli(1 − p); eval ``h = x``.
+
+    Backward ``δ_x = δ_h ⊙ m / (1 − p)``.  ``fixed_mask`` (same shape as x) replaces the random
+    draw — used by the gradient check so both sides see the same mask.
+    """
+
+    kind = "dropout"
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        self.p = float(check_range("dropout.p", p, 0.0, 1.0, hi_open=True))
+        self.fixed_mask: np.ndarray | None = None
+        self.scale = None
+
+    def forward(self, x, training=False, rng=None):
+        if not training or self.p == 0.0:
+            self.scale = None
+            self.out = x
+            return x
+        if self.fixed_mask is not None:
+            keep = self.fixed_mask
+        else:
+            if rng is None:
+                raise ConfigError("dropout in training mode needs a random Generator (rng)")
+            keep = rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
+            keep = keep >= self.p
+        self.scale = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
+        self.out = x * self.scale
+        return self.out
+
+    def backward(self, delta):
+        return delta if self.scale is None else delta * self.scale
+
+    def spec(self):
+        return {"type": self.kind, "p": self.p}
+
+
+class BatchNorm(Layer):
+    r"""Batch normalisation over the batch axis (Ioffe & Szegedy 2015).
+
+    Training: ``μ, σ²`` = mean and biased variance of the batch per feature,
+    ``x̂ = (x − μ)/√(σ² + ε)``, ``h = γ x̂ + β``; running statistics follow
+    ``r ← (1 − m) r + m·stat`` with the unbiased variance (as PyTorch).  Eval: uses the running
+    statistics.  Backward (training):
+    ``δ_x = (1/n)·(1/√(σ²+ε))·(n δ̂ − Σ δ̂ − x̂ Σ(δ̂ ⊙ x̂))`` with ``δ̂ = δ_h ⊙ γ``.
+    """
+
+    kind = "batchnorm"
+
+    def __init__(self, units: int, *, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32):
+        super().__init__()
+        self.units = check_range("batchnorm.units", units, 1, None, integer=True)
+        self.momentum = float(check_range("batchnorm.momentum", momentum, 0.0, 1.0))
+        self.eps = float(check_range("batchnorm.eps", eps, 0.0, None, lo_open=True))
+        self.params = {"weight": np.ones(units, dtype=dtype), "bias": np.zeros(units, dtype=dtype)}
+        self.buffers = {
+            "running_mean": np.zeros(units, dtype=dtype),
+            "running_var": np.ones(units, dtype=dtype),
+            "num_batches_tracked": np.zeros((), dtype=np.int64),
+        }
+        self._alloc_grads()
+        self.x_hat = self.inv_std = None
+        self.trained_pass = False
+
+    def forward(self, x, training=False, rng=None):
+        if training:
+            n = x.shape[0]
+            if n < 2:
+                raise ConfigError("batchnorm in training mode needs a batch of at least 2 rows")
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            m = self.momentum
+            rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
+            rm *= 1 - m
+            rm += m * mu
+            rv *= 1 - m
+            rv += m * var * (n / (n - 1))
+            self.buffers["num_batches_tracked"] += 1
+        else:
+            mu, var = self.buffers["running_mean"], self.buffers["running_var"]
+        self.trained_pass = training
+        self.inv_std = 1.0 / np.sqrt(var + self.eps)
+        self.x_hat = (x - mu) * self.inv_std
+        self.out = self.params["weight"] * self.x_hat + self.params["bias"]
+        return self.out
+
+    def backward(self, delta):
+        self.grads["weight"] += (delta * self.x_hat).sum(axis=0)
+        self.grads["bias"] += delta.sum(axis=0)
+        d_hat = delta * self.params["weight"]
+        if not self.trained_pass:
+            return d_hat * self.inv_std
+        n = delta.shape[0]
+        return (self.inv_std / n) * (
+            n * d_hat - d_hat.sum(axis=0) - self.x_hat * (d_hat * self.x_hat).sum(axis=0)
+        )
+
+    def spec(self):
+        return {"type": self.kind, "momentum": self.momentum, "eps": self.eps}
+
+
+class LayerNorm(Layer):
+    r"""Layer normalisation over the features of each row (Ba et al. 2016), with affine γ, β.
+
+    ``x̂ = (x − μ_row)/√(σ²_row + ε)``, ``h = γ x̂ + β``; the same in training and eval.
+    Backward: ``δ_x = (1/d)·(1/√(σ²+ε))·(d δ̂ − Σ_j δ̂ − x̂ Σ_j(δ̂ ⊙ x̂))`` per row, ``δ̂ = δ_h ⊙ γ``.
+    """
+
+    kind = "layernorm"
+
+    def __init__(self, units: int, *, eps: float = 1e-5, dtype=np.float32):
+        super().__init__()
+        self.units = check_range("layernorm.units", units, 1, None, integer=True)
+        self.eps = float(check_range("layernorm.eps", eps, 0.0, None, lo_open=True))
+        self.params = {"weight": np.ones(units, dtype=dtype), "bias": np.zeros(units, dtype=dtype)}
+        self._alloc_grads()
+        self.x_hat = self.inv_std = None
+
+    def forward(self, x, training=False, rng=None):
+        mu = x.mean(axis=1, keepdims=True)
+        var = x.var(axis=1, keepdims=True)
+        self.inv_std = 1.0 / np.sqrt(var + self.eps)
+        self.x_hat = (x - mu) * self.inv_std
+        self.out = self.params["weight"] * self.x_hat + self.params["bias"]
+        return self.out
+
+    def backward(self, delta):
+        self.grads["weight"] += (delta * self.x_hat).sum(axis=0)
+        self.grads["bias"] += delta.sum(axis=0)
+        d_hat = delta * self.params["weight"]
+        d = delta.shape[1]
+        return (self.inv_std / d) * (
+            d * d_hat
+            - d_hat.sum(axis=1, keepdims=True)
+            - self.x_hat * (d_hat * self.x_hat).sum(axis=1, keepdims=True)
+        )
+
+    def spec(self):
+        return {"type": self.kind, "eps": self.eps}
+
+
+LAYER_TYPES = ("dense", "activation", "dropout", "batchnorm", "layernorm")
+
+
+def build_layer(spec: dict, in_dim: int, *, rng, dtype, next_activation="identity", where=""):
+    """Build one layer from its spec dict; returns (layer, out_dim).
+
+    ``next_activation`` is the activation that follows a Dense layer (it sets the init gain).
+    """
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise ConfigError(f"{where} must be a dict with a 'type'; got {spec!r}")
+    kind = spec["type"]
+    opts = {k: v for k, v in spec.items() if k != "type"}
+    try:
+        if kind == "dense":
+            layer = Dense(in_dim, activation=next_activation, rng=rng, dtype=dtype, **opts)
+            return layer, layer.units
+        if kind == "activation":
+            return ActivationLayer(opts.get("activation", "identity"), in_dim, dtype=dtype), in_dim
+        if kind == "dropout":
+            return Dropout(**opts), in_dim
+        if kind == "batchnorm":
+            return BatchNorm(in_dim, dtype=dtype, **opts), in_dim
+        if kind == "layernorm":
+            return LayerNorm(in_dim, dtype=dtype, **opts), in_dim
+    except TypeError as exc:
+        raise ConfigError(f"{where}: bad options for layer type {kind!r}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    raise ConfigError(f"{where}.type must be one of {', '.join(LAYER_TYPES)}; got {kind!r}")

@@ -1,0 +1,297 @@
+"""Output heads: an output activation paired with its loss (the GLM view of the last layer).
+
+A head receives the logits ``z_out`` of shape (n, k) and computes, stably and from the logits
+(never from a rounded probability):
+
+* ``loss(z, y)``   — the mean over samples of the per-sample negative log-likelihood, where the
+  per-sample loss sums over the k outputs;
+* ``delta(z, y)``  — ``δ_out = ∂L/∂z_out``, shape (n, k);
+* ``output(z)``    — ŷ, the mean of the assumed distribution (probabilities, values, rates);
+* ``predict(z)``   — class ids / label sets for classifiers, values for regression.
+
+For the canonical pairs (sigmoid + BCE, softmax + CE, identity + ½·squared error,
+exp + Poisson NLL) the per-sample ``δ_out`` is exactly ``ŷ − y``; divided by n because the loss is
+a mean.  Identity + MAE is the non-canonical case: δ = sign(ŷ − y)/n.
+
+The squared-error head uses ½(ŷ − y)², the Gaussian NLL with unit variance up to a constant, so
+that its δ is ``ŷ − y`` like the others; its reported MSE metric is the usual mean (ŷ − y)².
+"""
+
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+from scipy.special import expit, log_expit, log_softmax, softmax
+
+from mlplab.errors import ConfigError, DataError
+
+__all__ = ["Head", "HEADS", "get_head", "head_names", "head_for_task"]
+
+_MAX_LOG_RATE = 80.0  # exp(80) ≈ 5.5e34 still fits float32
+
+
+class Head(abc.ABC):
+    """Base class.  ``task`` is one of binary, multiclass, multilabel, regression, count."""
+
+    name: str = "?"
+    activation: str = "?"
+    loss_name: str = "?"
+    distribution: str = "?"
+    task: str = "?"
+    canonical: bool = True
+
+    def n_outputs(self, y: np.ndarray) -> int:
+        """Number of output units this head needs for label array ``y``."""
+        return 1 if y.ndim == 1 else y.shape[1]
+
+    def validate(self, y, n_out: int | None = None, dtype=np.float64) -> np.ndarray:
+        """Check labels and return them as a 2-D array (n, k) (int ids (n,) for softmax)."""
+        y = np.asarray(y)
+        if y.ndim == 1:
+            y = y.reshape(-1, 1)
+        if y.ndim != 2:
+            raise DataError(f"y must have shape (n,) or (n, k) for head {self.name}; got {y.shape}")
+        if n_out is not None and y.shape[1] != n_out:
+            raise DataError(
+                f"y has {y.shape[1]} column(s) but head {self.name} has {n_out} output(s)"
+            )
+        try:
+            y = y.astype(dtype)
+        except (TypeError, ValueError):
+            raise DataError(f"y must be numeric for head {self.name}") from None
+        if not np.all(np.isfinite(y)):
+            raise DataError(f"y contains NaN or inf (head {self.name})")
+        return y
+
+    @abc.abstractmethod
+    def loss(self, z: np.ndarray, y: np.ndarray) -> float:
+        """Mean over the n samples of the per-sample loss (summed over outputs)."""
+
+    @abc.abstractmethod
+    def delta(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """δ_out = ∂L/∂z, shape (n, k)."""
+
+    @abc.abstractmethod
+    def output(self, z: np.ndarray) -> np.ndarray:
+        """ŷ: the mean of the head's distribution given the logits."""
+
+    def predict(self, z: np.ndarray) -> np.ndarray:
+        return self.output(z)
+
+    def spec(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.activation} + {self.loss_name})"
+
+
+class SigmoidBCE(Head):
+    r"""Binary classification: ŷ = σ(z),  L = −[y log ŷ + (1 − y) log(1 − ŷ)],  δ = ŷ − y.
+
+    Bernoulli likelihood, logit link.  Computed as ``−y·logσ(z) − (1−y)·logσ(−z)`` so large |z|
+    never takes the log of 0.
+    """
+
+    name = "sigmoid_bce"
+    activation = "sigmoid"
+    loss_name = "binary cross-entropy"
+    distribution = "Bernoulli"
+    task = "binary"
+
+    def validate(self, y, n_out=None, dtype=np.float64):
+        y = super().validate(y, n_out, dtype)
+        if not np.all((y == 0) | (y == 1)):
+            raise DataError(f"y for head {self.name} must be 0 or 1")
+        return y
+
+    def loss(self, z, y):
+        per = -(y * log_expit(z) + (1 - y) * log_expit(-z))
+        return float(per.sum() / z.shape[0])
+
+    def delta(self, z, y):
+        return (expit(z) - y) / z.shape[0]
+
+    def output(self, z):
+        return expit(z)
+
+    def predict(self, z):
+        return (z >= 0).astype(np.int64)
+
+
+class MultilabelBCE(SigmoidBCE):
+    r"""Multi-label: an independent sigmoid + BCE per label (Bernoulli × K); δ = ŷ − y per label."""
+
+    name = "multilabel_bce"
+    distribution = "Bernoulli x K"
+    task = "multilabel"
+
+
+class SoftmaxCE(Head):
+    r"""Multi-class: ŷ = softmax(z),  L = −log ŷ_y,  δ = ŷ − onehot(y).
+
+    Categorical likelihood; computed with log-softmax (max subtracted) so it never overflows.
+    Labels are integer class ids 0 … K−1 of shape (n,), or one-hot rows of shape (n, K).
+    """
+
+    name = "softmax_ce"
+    activation = "softmax"
+    loss_name = "categorical cross-entropy"
+    distribution = "Categorical"
+    task = "multiclass"
+
+    def n_outputs(self, y):
+        y = np.asarray(y)
+        return y.shape[1] if y.ndim == 2 else int(y.max()) + 1
+
+    def validate(self, y, n_out=None, dtype=np.float64):
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] > 1:  # one-hot rows
+            if n_out is not None and y.shape[1] != n_out:
+                raise DataError(f"y has {y.shape[1]} columns but head {self.name} has {n_out}")
+            if not (np.all((y == 0) | (y == 1)) and np.all(y.sum(1) == 1)):
+                raise DataError(f"one-hot y for head {self.name} must have one 1 per row")
+            return y.argmax(1)
+        y = y.reshape(-1)
+        if y.size and not np.all(np.isfinite(y.astype(np.float64, copy=False))):
+            raise DataError(f"y contains NaN or inf (head {self.name})")
+        if y.size and not np.all(y == np.round(y)):
+            raise DataError(f"y for head {self.name} must be integer class ids")
+        y = y.astype(np.int64)
+        if y.size and y.min() < 0:
+            raise DataError(f"class ids for head {self.name} must be >= 0; got {y.min()}")
+        if n_out is not None and y.size and y.max() >= n_out:
+            raise DataError(
+                f"class ids for head {self.name} must be in [0, {n_out - 1}]; got {y.max()}"
+            )
+        return y
+
+    def loss(self, z, y):
+        lp = log_softmax(z, axis=1)
+        return float(-lp[np.arange(z.shape[0]), y].sum() / z.shape[0])
+
+    def delta(self, z, y):
+        p = softmax(z, axis=1)
+        p[np.arange(z.shape[0]), y] -= 1.0
+        p /= z.shape[0]
+        return p
+
+    def output(self, z):
+        return softmax(z, axis=1)
+
+    def predict(self, z):
+        return z.argmax(axis=1)
+
+
+class IdentityMSE(Head):
+    r"""Regression: ŷ = z,  L = ½‖ŷ − y‖²,  δ = ŷ − y.  Gaussian likelihood, identity link."""
+
+    name = "identity_mse"
+    activation = "identity"
+    loss_name = "squared error (1/2)"
+    distribution = "Gaussian"
+    task = "regression"
+
+    def loss(self, z, y):
+        r = z - y
+        return float(0.5 * np.sum(r * r) / z.shape[0])
+
+    def delta(self, z, y):
+        return (z - y) / z.shape[0]
+
+    def output(self, z):
+        return z
+
+
+class IdentityMAE(IdentityMSE):
+    r"""Robust regression: ŷ = z,  L = ‖ŷ − y‖₁,  δ = sign(ŷ − y).  Laplace likelihood.
+
+    Not a canonical pair: δ is the sign of the residual, not the residual (sign(0) = 0).
+    """
+
+    name = "identity_mae"
+    loss_name = "absolute error"
+    distribution = "Laplace"
+    canonical = False
+
+    def loss(self, z, y):
+        return float(np.sum(np.abs(z - y)) / z.shape[0])
+
+    def delta(self, z, y):
+        return np.sign(z - y) / z.shape[0]
+
+
+class ExpPoisson(Head):
+    r"""Counts: ŷ = e^z (log link),  L = ŷ − y·z (Poisson NLL less log y!),  δ = ŷ − y.
+
+    z is capped at 80 inside the exponential so float32 cannot overflow.
+    """
+
+    name = "exp_poisson"
+    activation = "exp"
+    loss_name = "Poisson NLL"
+    distribution = "Poisson"
+    task = "count"
+
+    def validate(self, y, n_out=None, dtype=np.float64):
+        y = super().validate(y, n_out, dtype)
+        if np.any(y < 0):
+            raise DataError(f"counts for head {self.name} must be >= 0; got {y.min()}")
+        return y
+
+    def loss(self, z, y):
+        return float(np.sum(np.exp(np.minimum(z, _MAX_LOG_RATE)) - y * z) / z.shape[0])
+
+    def delta(self, z, y):
+        return (np.exp(np.minimum(z, _MAX_LOG_RATE)) - y) / z.shape[0]
+
+    def output(self, z):
+        return np.exp(np.minimum(z, _MAX_LOG_RATE))
+
+
+HEADS: dict[str, type[Head]] = {
+    c.name: c for c in (SigmoidBCE, SoftmaxCE, IdentityMSE, IdentityMAE, MultilabelBCE, ExpPoisson)
+}
+_ALIASES = {
+    "binary": "sigmoid_bce",
+    "bce": "sigmoid_bce",
+    "softmax": "softmax_ce",
+    "ce": "softmax_ce",
+    "multiclass": "softmax_ce",
+    "mse": "identity_mse",
+    "regression": "identity_mse",
+    "mae": "identity_mae",
+    "multilabel": "multilabel_bce",
+    "poisson": "exp_poisson",
+    "count": "exp_poisson",
+}
+_TASK_HEAD = {
+    "binary": "sigmoid_bce",
+    "multiclass": "softmax_ce",
+    "multilabel": "multilabel_bce",
+    "regression": "identity_mse",
+    "count": "exp_poisson",
+}
+
+
+def head_names() -> list[str]:
+    return list(HEADS)
+
+
+def head_for_task(task: str) -> str:
+    """The canonical head name for a task (what ``--head auto`` picks)."""
+    if task not in _TASK_HEAD:
+        raise ConfigError(f"task must be one of {', '.join(_TASK_HEAD)}; got {task!r}")
+    return _TASK_HEAD[task]
+
+
+def get_head(spec) -> Head:
+    """Build a head from its name or an alias (``softmax``, ``mse``, ``poisson`` …)."""
+    if isinstance(spec, Head):
+        return spec
+    name = _ALIASES.get(str(spec).lower(), str(spec).lower())
+    if name not in HEADS:
+        raise ConfigError(
+            f"head must be one of {', '.join(HEADS)} (or {', '.join(_ALIASES)}); got {spec!r}"
+        )
+    return HEADS[name]()
