@@ -1,0 +1,367 @@
+"""The claims ledger's building block: one :class:`Experiment` per claim of the reference text.
+
+An experiment turns one claim (``C01`` … ``C23`` of ``CLAIMS.md``) into a measurement and a
+verdict.  The verdict is decided by a rule written in code *before* any run — a pure function
+of the measurements — so a reader can check it and a test can feed it numbers that must pass
+and numbers that must fail.
+
+Writing an experiment
+---------------------
+Subclass :class:`Experiment` in a module of ``mlplab.experiments`` (any module name not
+starting with ``_`` is discovered automatically; no list to edit) and decorate the class with
+:func:`register`::
+
+    import numpy as np
+    from mlplab.experiments.base import Experiment, Judgement, register, stat
+
+    @register
+    class IdentityCollapse(Experiment):
+        id = "C04"                                   # the claim id of CLAIMS.md
+        title = "Identity activations collapse to one linear map"
+        claim = "With the identity activation a deep MLP collapses to one linear map"  # CLAIMS.md
+        section = "2.3"                              # where the reference text says it
+        measures = "composed net vs W₂W₁x + (W₂b₁+b₂); best linear XOR accuracy"
+        rule = "holds if the max deviation is below 1e-12 relative on every seed; fails otherwise"
+        # settings per profile: ``tiny`` (tests, seconds), ``quick`` (≈5 s), ``full`` (≤ 80 s)
+        profiles = {
+            "tiny": {"depth": 3, "width": 4},
+            "quick": {"depth": 4, "width": 16},
+            "full": {"depth": 8, "width": 64},
+        }
+
+        def measure(self, settings, seeds, rng):
+            errs = []
+            for seed in seeds:
+                g = self.seed_rng(seed)              # independent of the other seeds
+                ...                                  # reuse mlplab.core / data / ... here
+                errs.append(float(err))
+            return {"max_rel_dev": stat(errs)}       # JSON-able: dicts, lists, numbers, str
+
+        def judge(self, m):                          # PURE: measurements -> Judgement
+            worst = m["max_rel_dev"]["max"]
+            ok = worst < 1e-12
+            return Judgement("holds" if ok else "fails", f"worst relative deviation {worst:.1e}")
+
+        def figures(self, m):                        # optional: [(name, matplotlib Figure)]
+            fig, ax = new_figure()
+            ax.plot(...)
+            return [("deviation per seed", fig)]
+
+What each piece is for
+----------------------
+``measure(settings, seeds, rng) -> dict``
+    Runs the experiment with the settings of one profile (``self.profiles[profile]``, passed in
+    so the recorded settings are exactly what ran) on every seed and returns the measurements:
+    a JSON-able dict.  Per-seed numbers go through :func:`stat`, which keeps the per-seed
+    values with their mean, standard deviation, min and max.  Use :meth:`seed_rng` for the
+    work of one seed (so a seed's numbers do not depend on which other seeds run) and ``rng``
+    for anything shared.  No global random state, no prints, no files.
+``judge(measurements) -> Judgement``
+    The rule, as code: a pure function of the measurements returning ``Judgement(verdict,
+    evidence)`` with ``verdict`` one of :data:`VERDICTS` (``holds``, ``partly``, ``fails``) and
+    ``evidence`` a sentence quoting the numbers that decided it.  ``rule`` is the same rule in
+    words, shown in the report next to the verdict.
+``figures(measurements) -> list[(name, Figure)]``
+    Optional matplotlib figures drawn from the measurements alone (use :func:`new_figure`); the
+    runner renders them to PNG and closes them.
+``rows(measurements) -> list[(quantity, value)]``
+    Optional: the numbers the report tabulates.  The default lists every :func:`stat` in the
+    measurements as ``mean ± std [min, max] (n)`` and every scalar leaf.
+
+Profiles and seeds
+------------------
+:data:`PROFILES` holds ``tiny`` (tests: one seed, seconds), ``quick`` (the whole ledger in about
+two minutes on two cores; 2 seeds) and ``full`` (about fifteen minutes on two cores; 3 seeds,
+full MNIST where the claim is about MNIST).  Each experiment states its settings for all three
+in ``profiles``.  An experiment whose result does not depend on randomness (parameter counts,
+derivative maxima) sets ``uses_seeds = False``; it still receives the seeds.
+
+Registry
+--------
+:data:`REGISTRY` maps claim ids to experiment instances; :func:`mlplab.experiments.get` and
+:func:`mlplab.experiments.all_experiments` load every module first.
+"""
+
+from __future__ import annotations
+
+import abc
+import io
+import math
+import re
+from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
+
+import numpy as np
+
+from mlplab.errors import ConfigError, check_choice
+
+__all__ = [
+    "VERDICTS",
+    "HOLDS",
+    "PARTLY",
+    "FAILS",
+    "Judgement",
+    "Profile",
+    "PROFILES",
+    "get_profile",
+    "Experiment",
+    "REGISTRY",
+    "register",
+    "stat",
+    "is_stat",
+    "new_figure",
+    "figure_png",
+    "score_verdict",
+]
+
+HOLDS, PARTLY, FAILS = "holds", "partly", "fails"
+#: The three verdicts a rule may return, strongest first.
+VERDICTS = (HOLDS, PARTLY, FAILS)
+
+
+class Judgement(NamedTuple):
+    """What a rule returns: the verdict and a sentence of evidence quoting the numbers."""
+
+    verdict: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A budget level shared by every experiment.
+
+    Attributes
+    ----------
+    name : {"tiny", "quick", "full"}
+    n_seeds : int
+        Seeds run by default (seeds ``0 … n_seeds−1``); ``--seeds`` overrides it.
+    description : str
+    """
+
+    name: str
+    n_seeds: int
+    description: str
+
+    def seeds(self, n: int | None = None) -> list[int]:
+        """The seed list ``[0, 1, …, n−1]`` (``n`` defaults to ``n_seeds``)."""
+        return list(range(self.n_seeds if n is None else int(n)))
+
+
+PROFILES: dict[str, Profile] = {
+    "tiny": Profile("tiny", 1, "test budget: one seed, a few seconds for the whole ledger"),
+    "quick": Profile("quick", 2, "the whole ledger in about two minutes on two cores; 2 seeds"),
+    "full": Profile("full", 3, "about fifteen minutes on two cores; full MNIST; 3 seeds"),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The :class:`Profile` called ``name``; ConfigError naming the valid ones otherwise."""
+    check_choice("profile", name, list(PROFILES))
+    return PROFILES[name]
+
+
+def stat(values) -> dict:
+    """Per-seed values with their summary: ``{"per_seed", "mean", "std", "min", "max", "n"}``.
+
+    ``std`` is the sample standard deviation (ddof = 1; 0 for a single value).  Non-finite
+    values (a diverged run) are kept in ``per_seed`` as ``None`` and counted in
+    ``"nonfinite"``; the summary is taken over the finite ones (all ``None`` if there are none).
+    """
+    vals = [float(v) for v in np.asarray(values, dtype=np.float64).ravel()]
+    finite = [v for v in vals if math.isfinite(v)]
+    out = {
+        "per_seed": [v if math.isfinite(v) else None for v in vals],
+        "n": len(vals),
+        "nonfinite": len(vals) - len(finite),
+    }
+    if finite:
+        arr = np.asarray(finite)
+        out.update(
+            mean=float(arr.mean()),
+            std=float(arr.std(ddof=1)) if len(arr) > 1 else 0.0,
+            min=float(arr.min()),
+            max=float(arr.max()),
+        )
+    else:
+        out.update(mean=None, std=None, min=None, max=None)
+    return out
+
+
+def is_stat(obj) -> bool:
+    """True for a dict made by :func:`stat`."""
+    return isinstance(obj, dict) and {"per_seed", "mean", "std"} <= set(obj)
+
+
+def score_verdict(passed: int, total: int, *, fails_at_most: int | None = None) -> str:
+    """Verdict from a count of sub-predictions that came true.
+
+    ``holds`` when all ``total`` came true, ``fails`` when at most ``fails_at_most`` did
+    (default: fewer than half), ``partly`` in between.
+    """
+    if total <= 0:
+        raise ConfigError(f"total must be >= 1; got {total}")
+    if passed >= total:
+        return HOLDS
+    limit = (total - 1) // 2 if fails_at_most is None else fails_at_most
+    return FAILS if passed <= limit else PARTLY
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4, height: float = 4.0):
+    """A matplotlib ``(Figure, axes)`` pair on the Agg canvas (no display, no global pyplot)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=True)
+    return fig, axes
+
+
+def figure_png(fig, *, dpi: int = 110) -> bytes:
+    """Render a matplotlib Figure to PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+_ID = re.compile(r"^C\d{2}$")
+
+
+class Experiment(abc.ABC):
+    """One claim of the ledger.  See the module docstring for a complete example.
+
+    Class attributes to set: ``id``, ``title``, ``claim``, ``section``, ``measures``, ``rule``,
+    ``profiles`` (settings per profile name, for every name in :data:`PROFILES`), optionally
+    ``uses_seeds`` and ``cost`` (relative run time per profile, used to start long experiments
+    first).
+    """
+
+    id: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    claim: ClassVar[str] = ""
+    section: ClassVar[str] = ""
+    measures: ClassVar[str] = ""
+    rule: ClassVar[str] = ""
+    profiles: ClassVar[dict[str, dict]] = {}
+    uses_seeds: ClassVar[bool] = True
+    cost: ClassVar[dict[str, float]] = {}
+
+    # ------------------------------------------------------------------ to implement
+    @abc.abstractmethod
+    def measure(self, settings: dict, seeds: list[int], rng: np.random.Generator) -> dict:
+        """Run the experiment; return JSON-able measurements (per-seed numbers via :func:`stat`)."""
+
+    @abc.abstractmethod
+    def judge(self, measurements: dict) -> Judgement:
+        """The rule: a pure function of ``measurements`` → ``Judgement(verdict, evidence)``."""
+
+    def figures(self, measurements: dict) -> list:
+        """``[(name, matplotlib Figure)]`` drawn from the measurements alone."""
+        return []
+
+    def rows(self, measurements: dict) -> list[tuple[str, str]]:
+        """``[(quantity, value text)]`` for the report: every stat and scalar leaf by default."""
+        return default_rows(measurements)
+
+    # ------------------------------------------------------------------ provided
+    def settings(self, profile: str) -> dict:
+        """A copy of this experiment's settings for ``profile``."""
+        check_choice("profile", profile, list(PROFILES))
+        return dict(self.profiles[profile])
+
+    def seed_rng(self, seed: int) -> np.random.Generator:
+        """A Generator for the work of one seed, independent of the claim's other seeds."""
+        return np.random.default_rng([int(self.id[1:]), int(seed)])
+
+    def command(self, profile: str = "quick", seeds: list[int] | None = None) -> str:
+        """The command line that reruns this experiment alone."""
+        cmd = f"mlplab reproduce --only {self.id} --profile {profile}"
+        if seeds is not None and len(seeds) != PROFILES[profile].n_seeds:
+            cmd += f" --seeds {len(seeds)}"
+        return cmd
+
+    def describe(self) -> dict:
+        """The claim's static description (no measurement)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "claim": self.claim,
+            "section": self.section,
+            "measures": self.measures,
+            "rule": self.rule,
+        }
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id}: {self.title}>"
+
+
+#: Claim id → experiment instance.  Filled by :func:`register` as modules are imported.
+REGISTRY: dict[str, Experiment] = {}
+
+
+def register(cls: type[Experiment]) -> type[Experiment]:
+    """Class decorator: check the class's declarations and add an instance to :data:`REGISTRY`."""
+    if not _ID.match(cls.id or ""):
+        raise ValueError(f"{cls.__name__}.id must look like 'C07'; got {cls.id!r}")
+    for field in ("title", "claim", "section", "measures", "rule"):
+        if not getattr(cls, field):
+            raise ValueError(f"{cls.__name__} ({cls.id}) must set {field}")
+    missing = [p for p in PROFILES if p not in cls.profiles]
+    if missing:
+        raise ValueError(f"{cls.__name__} ({cls.id}) has no settings for profiles {missing}")
+    if cls.id in REGISTRY and type(REGISTRY[cls.id]).__qualname__ != cls.__qualname__:
+        raise ValueError(f"claim {cls.id} is registered twice ({REGISTRY[cls.id]!r} and {cls})")
+    REGISTRY[cls.id] = cls()
+    return cls
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return f"{x:,}"
+    if isinstance(x, float):
+        if x == 0:
+            return "0"
+        if not math.isfinite(x):
+            return str(x)
+        ax = abs(x)
+        return f"{x:.3g}" if 1e-3 <= ax < 1e5 else f"{x:.2e}"
+    return str(x)
+
+
+def format_stat(s: dict) -> str:
+    """``mean ± std [min, max] (n seeds)`` for a :func:`stat` dict."""
+    if s.get("mean") is None:
+        return f"no finite value ({s.get('n', 0)} runs)"
+    text = _fmt(s["mean"])
+    if s.get("n", 1) > 1:
+        text += f" ± {_fmt(s['std'])}  [{_fmt(s['min'])}, {_fmt(s['max'])}]  (n={s['n']})"
+    if s.get("nonfinite"):
+        text += f", {s['nonfinite']} non-finite"
+    return text
+
+
+def default_rows(m, prefix: str = "", limit: int = 60) -> list[tuple[str, str]]:
+    """Every :func:`stat` and scalar leaf of a measurements tree, as ``(path, text)`` rows."""
+    rows: list[tuple[str, str]] = []
+
+    def walk(obj, path):
+        if len(rows) >= limit:
+            return
+        if is_stat(obj):
+            rows.append((path, format_stat(obj)))
+        elif isinstance(obj, dict):
+            for k, v in obj.items():
+                walk(v, f"{path} / {k}" if path else str(k))
+        elif isinstance(obj, (list, tuple)):
+            if obj and len(obj) <= 8 and all(isinstance(v, (int, float, str)) for v in obj):
+                rows.append((path, ", ".join(_fmt(v) for v in obj)))
+        else:
+            rows.append((path, _fmt(obj)))
+
+    walk(m, prefix)
+    return rows
