@@ -305,7 +305,7 @@ class ReLU6(Activation):
 class Hardswish(Activation):
     r"""Hard swish: φ(z) = z · ReLU6(z + 3) / 6.
 
-    φ′(z) = 0 for z < −3, (2z + 3)/6 for −3 ≤ z ≤ 3, 1 for z > 3 (as in PyTorch).
+    φ′(z) = 0 for z ≤ −3, (2z + 3)/6 for −3 < z < 3, 1 for z ≥ 3 (as in PyTorch, kinks too).
     """
 
     name = "hardswish"
@@ -316,7 +316,7 @@ class Hardswish(Activation):
 
     def df(self, z):
         mid = (2 * z + 3) / 6
-        return np.where(z < -3, 0.0, np.where(z <= 3, mid, 1.0)).astype(z.dtype)
+        return np.where(z <= -3, 0.0, np.where(z < 3, mid, 1.0)).astype(z.dtype)
 
 
 class Square(Activation):

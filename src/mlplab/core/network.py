@@ -389,7 +389,17 @@ class Network:
             with np.load(io.BytesIO(data), allow_pickle=False) as z:
                 stored = json.loads(bytes(z["__spec__"]).decode())
                 state = {k[len("param/") :]: z[k] for k in z.files if k.startswith("param/")}
-        except (zipfile.BadZipFile, ValueError, KeyError, OSError, EOFError) as exc:
+        # zipfile reports some corrupt headers as NotImplementedError (a "compression method"
+        # or "version" that does not exist) or RuntimeError (an "encrypted" flag bit)
+        except (
+            zipfile.BadZipFile,
+            ValueError,
+            KeyError,
+            OSError,
+            EOFError,
+            NotImplementedError,
+            RuntimeError,
+        ) as exc:
             raise CheckpointError(f"{source} is not a valid mlplab model file ({exc})") from None
         except UnicodeDecodeError:
             raise CheckpointError(f"{source} has a corrupt spec") from None

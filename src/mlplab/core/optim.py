@@ -40,7 +40,9 @@ class Optimizer:
     name = "?"
 
     def __init__(self, lr: float):
-        self.lr = float(check_range(f"{self.name}.lr", lr, 0.0, None, lo_open=True))
+        self.lr = float(
+            check_range(f"{self.name}.lr", lr, 0.0, math.inf, lo_open=True, hi_open=True)
+        )
         self.base_lr = self.lr
         self.t = 0  # number of steps taken
         self.state: dict[str, dict[str, np.ndarray]] = {}
@@ -258,7 +260,7 @@ class Schedule:
         if n in ("warmup", "warmup_cosine"):
             w = self.warmup
             if w > 0 and x < w:
-                return (t + 1) / max(1.0, w * T)
+                return min(1.0, (t + 1) / max(1.0, w * T))  # w·T need not be a whole step
             if n == "warmup":
                 return 1.0
             y = (x - w) / (1 - w)

@@ -257,8 +257,8 @@ class Trainer:
         if cfg.early_stopping and not has_val:
             raise ConfigError("early_stopping needs a validation set")
         n, bs = len(X), cfg.batch_size
-        if model.has_batchnorm() and n % bs == 1:
-            bs += 1  # never leave a batch of one row for batch norm
+        while model.has_batchnorm() and n % bs == 1 and bs < n:
+            bs += 1  # never leave a batch of one row for batch norm (n = 7, bs = 2 needs 4)
         steps_per_epoch = math.ceil(n / bs)
         self.total_steps = cfg.epochs * steps_per_epoch
         self.stop = False
