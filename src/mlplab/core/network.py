@@ -303,6 +303,61 @@ class Network:
             return np.hstack([1 - p, p])
         return p
 
+    def input_gradient(self, X, output_index, *, wrt: str = "logit") -> np.ndarray:
+        """``∂F_i/∂x_i`` (n, input_dim) for ``F_i = z_out[i, k_i]`` or ``ŷ[i, k_i]``, eval mode.
+
+        The backward pass starts from ``δ_out = ∂F/∂z_out``: the one-hot row ``e_k`` for
+        ``wrt="logit"``; for ``wrt="output"`` the head's derivative on that row —
+        ``ŷ_k (e_k − ŷ)`` for softmax, ``σ′(z_k) e_k`` for sigmoid, ``e^{z_k} e_k`` for exp.
+        Each layer's ``backward`` then maps δ to the layer below (Dense: ``δ W``), so what
+        comes out of layer 0 is ``∂F/∂x``.  Rows are independent (no batch statistics in
+        eval mode).  Parameter gradients are left as they were; the forward caches (and so
+        :meth:`trace`) hold this pass afterwards.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, input_dim)
+        output_index : int or array of int, shape (n,)
+            The output unit ``k_i`` of each row.
+        wrt : {"logit", "output"}
+        """
+        check_choice("wrt", wrt, ["logit", "output"])
+        X = self._as_input(X)
+        n = X.shape[0]
+        try:
+            k = np.broadcast_to(np.asarray(output_index), (n,))
+        except ValueError:
+            raise ConfigError(
+                f"output_index must be one int or one per row ({n}); got shape "
+                f"{np.shape(output_index)}"
+            ) from None
+        if k.size and (k.dtype.kind not in "iu" or k.min() < 0 or k.max() >= self.output_dim):
+            raise ConfigError(
+                f"output_index must hold integers in [0, {self.output_dim - 1}]; "
+                f"got {output_index!r}"
+            )
+        rows = np.arange(n)
+        z = self.forward(X)
+        delta = np.zeros_like(z)
+        delta[rows, k] = 1
+        if wrt == "output":
+            yhat = self.head.output(z).astype(z.dtype, copy=False)
+            act = self.head.activation
+            if act == "softmax":  # ∂ŷ_k/∂z_j = ŷ_k (δ_kj − ŷ_j)
+                delta = yhat[rows, k][:, None] * (delta - yhat)
+            elif act == "sigmoid":
+                delta *= yhat * (1 - yhat)
+            elif act == "exp":
+                delta *= yhat
+            elif act != "identity":  # pragma: no cover - every head is listed above
+                raise ConfigError(f"no output derivative for head activation {act!r}")
+        saved = {key: g.copy() for key, g in self.named_gradients().items()}
+        for layer in reversed(self.layers):
+            delta = layer.backward(delta)
+        for key, g in self.named_gradients().items():
+            g[...] = saved[key]
+        return delta
+
     # ------------------------------------------------------------------ inspection
     def trace(self) -> list[dict]:
         """Per hidden block ℓ of the last pass: ``z`` (pre-activation), ``h`` (activation output),
