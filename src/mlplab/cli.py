@@ -18,6 +18,7 @@ from mlplab.errors import MlplabError
 # Sub-command modules, in the order `mlplab --help` lists them.
 COMMANDS = [
     "gradcheck",
+    "export",
     "reproduce",
     "claims",
 ]
