@@ -21,6 +21,8 @@ COMMANDS = [
     "export",
     "reproduce",
     "claims",
+    "perceptron",
+    "xor",
 ]
 
 
