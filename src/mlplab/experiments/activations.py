@@ -30,6 +30,7 @@ from mlplab.experiments.base import (
     new_figure,
     register,
     score_verdict,
+    short_stat,
     stat,
 )
 
@@ -154,6 +155,18 @@ class ShallowActivations(Experiment):
             f"Mean MNIST test accuracy: {listing} (n_train {m['n_train']}). Spread "
             f"{spread:.1f} points between {best} and {worst}.",
         )
+
+    def rows(self, m):
+        out = [("training / test images", f"{m['n_train']:,} / {m['n_test']:,}")]
+        for a in ACTS:
+            out.append(
+                (
+                    a,
+                    f"test accuracy {short_stat(m['test_accuracy'][a], scale=100, unit='%')}, "
+                    f"final training loss {short_stat(m['final_train_loss'][a])}",
+                )
+            )
+        return out
 
     def figures(self, m):
         fig, (ax, ax2) = new_figure(2, 1, width=10, height=3.6)
@@ -335,6 +348,25 @@ class DeepActivations(Experiment):
                 for a, by in wrong.items()
             )
         return Judgement(verdict, text + ".")
+
+    def rows(self, m):
+        out = [
+            ("training images", f"{m['n_train']:,}"),
+            ("loss of the best constant prediction H", f"{m['prior_entropy']:.3f}"),
+        ]
+        for init, by_depth in m["inits"].items():
+            for depth, per in by_depth.items():
+                cells = " · ".join(
+                    f"{a} {short_stat(per[a]['final_train_loss'])} "
+                    f"({self.outcome(m['prior_entropy'], per[a]['final_train_loss']['mean'])})"
+                    for a in ACTS
+                )
+                out.append((f"{init}, {depth} layers: final training loss", cells))
+                acc = " · ".join(
+                    f"{a} {short_stat(per[a]['test_accuracy'], scale=100, unit='%')}" for a in ACTS
+                )
+                out.append((f"{init}, {depth} layers: test accuracy (1000 images)", acc))
+        return out
 
     def figures(self, m):
         inits = list(m["inits"])

@@ -22,6 +22,7 @@ from mlplab.experiments.base import (
     new_figure,
     register,
     score_verdict,
+    short_stat,
     stat,
 )
 
@@ -156,6 +157,17 @@ class WidthSweep(Experiment):
             else ""
         )
         return Judgement(score_verdict(passed, 4, fails_at_most=1), text + ".")
+
+    def rows(self, m):
+        out = [("training budget", f"{m['steps']} Adam steps ({m['epochs']} epochs) per width")]
+        for w, r in m["widths"].items():
+            out.append(
+                (
+                    f"width {w} ({r['parameters']:,} parameters)",
+                    f"MSE {short_stat(r['mse'])}, max error {short_stat(r['max_error'])}",
+                )
+            )
+        return out
 
     def figures(self, m):
         widths = list(m["widths"])

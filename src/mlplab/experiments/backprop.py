@@ -23,6 +23,7 @@ from mlplab.experiments.base import (
     new_figure,
     register,
     score_verdict,
+    short_stat,
     stat,
 )
 
@@ -247,6 +248,19 @@ class OutputDelta(Experiment):
                 why.append("the MAE control does not deviate, so the check cannot discriminate")
             return Judgement(PARTLY, text + ". " + "; ".join(why) + ".")
         return Judgement(HOLDS, text + ".")
+
+    def rows(self, m):
+        out = []
+        for h, d in m["heads"].items():
+            kind = "canonical" if m["canonical"][h] else "non-canonical (control)"
+            out.append(
+                (
+                    f"{h} ({kind})",
+                    f"max|n·δ − (ŷ − y)| / max|ŷ − y|: engine {short_stat(d['engine'])}, "
+                    f"torch autograd {short_stat(d['torch'])}",
+                )
+            )
+        return out
 
     def figures(self, m):
         fig, ax = new_figure(width=7.5, height=3.4)

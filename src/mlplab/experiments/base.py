@@ -112,6 +112,9 @@ __all__ = [
     "new_figure",
     "figure_png",
     "score_verdict",
+    "format_stat",
+    "short_stat",
+    "default_rows",
 ]
 
 HOLDS, PARTLY, FAILS = "holds", "partly", "fails"
@@ -342,6 +345,18 @@ def format_stat(s: dict) -> str:
         text += f" ± {_fmt(s['std'])}  [{_fmt(s['min'])}, {_fmt(s['max'])}]  (n={s['n']})"
     if s.get("nonfinite"):
         text += f", {s['nonfinite']} non-finite"
+    return text
+
+
+def short_stat(s: dict | None, *, scale: float = 1.0, unit: str = "") -> str:
+    """``mean ± std`` of a :func:`stat` dict (times ``scale``), for compact report rows."""
+    if not s or s.get("mean") is None:
+        return "—"
+    text = _fmt(s["mean"] * scale) + unit
+    if s.get("n", 1) > 1:
+        text += f" ± {_fmt(s['std'] * scale)}{unit}"
+    if s.get("nonfinite"):
+        text += f" ({s['nonfinite']} non-finite)"
     return text
 
 

@@ -35,6 +35,7 @@ from mlplab.experiments.base import (
     new_figure,
     register,
     score_verdict,
+    short_stat,
     stat,
 )
 
@@ -530,6 +531,27 @@ class InitSensitivity(Experiment):
             f"Per-layer factors over {m['depth']} layers — {'; '.join(notes)}. "
             f"{passed}/4 predictions true.",
         )
+
+    def rows(self, m):
+        out = [
+            ("hidden layers", str(m["depth"])),
+            ("loss of the best constant prediction H", f"{m['prior_entropy']:.3f}"),
+        ]
+        for act in self.ACTS:
+            for init in self.INITS:
+                r = m["runs"][f"{act}/{init}"]
+                s = self.assess(m, act, init)
+                start = "starts" if s["starts"] else "does not start"
+                text = (
+                    f"h ×{short_stat(r['h_factor'])} per layer, δ ×{short_stat(r['delta_factor'])} "
+                    f"per layer; loss {short_stat(r['initial_loss'])} → "
+                    f"{short_stat(r['final_loss'])} ({start})"
+                )
+                if r.get("saturated_fraction"):
+                    sat = short_stat(r["saturated_fraction"], scale=100, unit="%")
+                    text += f"; saturated units {sat}"
+                out.append((f"{act} + {init}", text))
+        return out
 
     def figures(self, m):
         fig, axes = new_figure(3, 2, width=12, height=6.4)

@@ -11,6 +11,8 @@ Result dict
 ``profile``, ``seeds``, ``settings`` (exactly what ran), ``measurements``, ``rows`` (the
 numbers the report tabulates), ``verdict`` (holds / partly / fails, or ``error`` when the
 experiment raised), ``evidence``, ``seconds`` (wall time of measure + judge + figures),
+``cpu_seconds`` (CPU time of this process over the same span; on a busy machine the honest
+measure of cost),
 ``figures`` (``[{"name", "png_base64"}]``), ``command``, ``code_version``, ``finished``
 (UTC ISO time), ``error`` (the traceback's last line, or None), ``cached`` (set on a cache hit).
 
@@ -210,7 +212,7 @@ def run_task(claim_id: str, profile: str, seeds, *, threads: int | None = 1) -> 
     seeds = [int(s) for s in seeds]
     settings = exp.settings(profile)
     limiter = _limit_threads(threads)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = {
         **exp.describe(),
         "profile": profile,
@@ -253,6 +255,7 @@ def run_task(claim_id: str, profile: str, seeds, *, threads: int | None = 1) -> 
         if limiter is not None:
             limiter.unregister()
     result["seconds"] = time.perf_counter() - t0
+    result["cpu_seconds"] = time.process_time() - c0
     result["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     return result
 

@@ -151,6 +151,26 @@ class FeedForwardShare(Experiment):
             )
         return Judgement(FAILS, text + ".")
 
+    def rows(self, m):
+        out = []
+        for name, c in m.items():
+            out.append(
+                (
+                    name,
+                    f"total {c['total']:,} (torch count {c['torch_total']:,}); FFN {c['ffn']:,}, "
+                    f"attention {c['attention']:,}, embeddings {c['embeddings']:,}, layer norms "
+                    f"{c['layer_norms']:,}, pooler {c['pooler']:,}",
+                )
+            )
+            out.append(
+                (
+                    f"{name}: FFN share",
+                    f"{c['ffn_share_total']:.1%} of all, {c['ffn_share_non_embedding']:.1%} "
+                    "without embeddings",
+                )
+            )
+        return out
+
     def figures(self, m):
         fig, ax = new_figure(width=8.5, height=3.2)
         parts = [

@@ -98,6 +98,14 @@ def _seconds(s) -> str:
     return "—" if s is None else f"{float(s):.1f} s"
 
 
+def _timing(r: dict) -> str:
+    """Wall time, with the CPU time when it is known."""
+    text = _seconds(r.get("seconds"))
+    if r.get("cpu_seconds") is not None:
+        text += f" (CPU {float(r['cpu_seconds']):.1f} s)"
+    return text
+
+
 def _figure_files(res: dict) -> list[str]:
     return [f"figures/{res['id']}-{i + 1}.png" for i in range(len(res.get("figures") or []))]
 
@@ -108,7 +116,7 @@ def _summary_table(results: list[dict], profile: str, compare: dict) -> str:
     head += f"<th>verdict ({_e(profile)})</th>"
     for o in other_names:
         head += f"<th>{_e(o)}</th>"
-    head += '<th class="num">time</th>'
+    head += '<th class="num">wall time</th><th class="num">CPU</th>'
     rows = []
     for r in results:
         cells = (
@@ -125,6 +133,7 @@ def _summary_table(results: list[dict], profile: str, compare: dict) -> str:
             else:
                 cells += f"<td>{_badge(None)}</td>"
         cells += f'<td class="num">{_seconds(r.get("seconds"))}</td>'
+        cells += f'<td class="num">{_seconds(r.get("cpu_seconds"))}</td>'
         rows.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -134,7 +143,7 @@ def _section(r: dict, compare: dict) -> str:
     parts.append(f'<h2><span class="cid">{_e(r["id"])}</span>{_e(r["title"])}</h2>')
     parts.append(
         f'<p class="meta">Reference text § {_e(r["section"])} · profile {_e(r["profile"])} · '
-        f"seeds {_e(', '.join(map(str, r['seeds'])))} · {_seconds(r.get('seconds'))}"
+        f"seeds {_e(', '.join(map(str, r['seeds'])))} · {_timing(r)}"
         f"{' (from cache)' if r.get('cached') else ''}</p>"
     )
     parts.append(f"<blockquote>{_e(r['claim'])}</blockquote>")
@@ -197,6 +206,9 @@ def render_html(results: list[dict], *, profile: str, compare: dict | None = Non
     ]
     if meta.get("wall_seconds") is not None:
         info.append(f"wall time {_seconds(meta['wall_seconds'])} with {meta.get('jobs', '?')} jobs")
+    cpu = [r.get("cpu_seconds") for r in results if not r.get("cached")]
+    if any(c is not None for c in cpu):
+        info.append(f"CPU {sum(c or 0 for c in cpu):.0f} s in the claims run now")
     intro = (
         "Each claim of the reference text <em>Neural Networks: From Perceptron to MLP</em> is "
         "measured by an experiment of mlplab. The verdict — holds, partly holds or does not "
