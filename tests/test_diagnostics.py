@@ -20,10 +20,12 @@ from mlplab.diagnostics import (
     DiagnosticsRecorder,
     Doctor,
     activation_stats,
+    constant_loss,
     diagnose,
     diagnostics_report,
     max_derivative,
     probe_record,
+    read_diagnostics,
 )
 from mlplab.errors import DataError
 
@@ -43,7 +45,9 @@ def mnist():
 def _train(ds, sizes, act, *, init, std=1.0, bias=0.0, opt="adam", lr=1e-3, epochs=3, bs=64):
     model = Network(mlp_spec(sizes, act, init=init, init_std=std, bias_init=bias), rng=0)
     live = []
-    doctor = Doctor(ds.X_train[:256], on_finding=lambda f: live.append((f.id, f.severity)))
+    doctor = Doctor(
+        ds.X_train[:256], labels=ds.y_train, on_finding=lambda f: live.append((f.id, f.severity))
+    )
     trainer = Trainer(
         model,
         {"name": opt, "lr": lr},
@@ -72,6 +76,7 @@ def test_healthy_run_has_no_findings(mnist):
     assert ratios and all(1e-5 < r < 1e-1 for r in ratios)
     gains = [c["gain"] for c in rec["checks"]]
     assert all(1e-2 < g < 10 for g in gains)
+    assert rec["chance_loss"] == pytest.approx(2.30, abs=0.01)  # ≈ ln 10, near-balanced classes
     json.dumps(doctor.report(), allow_nan=False)
 
 
@@ -216,6 +221,53 @@ def test_activation_stats_definitions():
     assert st["dead"] == pytest.approx(0.25) and st["dead_units"] == 1
     assert st["zero"] == pytest.approx(11 / 16)
     assert st["saturated"] is None and sum(st["hist"]["counts"]) == 16
+
+
+def test_constant_loss_is_the_chance_level():
+    y = np.repeat(np.arange(4), 5)
+    model = Network(mlp_spec([2, 4]), rng=0)
+    assert constant_loss(model, y) == pytest.approx(np.log(4))
+    reg = Network(mlp_spec([2, 1], head="identity_mse", dtype="float64"), rng=0)
+    t = np.array([1.0, 2.0, 4.0, 9.0])
+    assert constant_loss(reg, t) == pytest.approx(0.5 * np.var(t))
+    mae = Network(mlp_spec([2, 1], head="identity_mae", dtype="float64"), rng=0)
+    assert constant_loss(mae, t) == pytest.approx(np.mean(np.abs(t - np.median(t))))
+    binary = Network(mlp_spec([2, 1], head="sigmoid_bce", dtype="float64"), rng=0)
+    p = 0.25
+    expect = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    assert constant_loss(binary, np.array([1, 0, 0, 0])) == pytest.approx(expect)
+
+
+def test_flat_loss_below_chance_needs_labels():
+    # the loss fell 30 % but stays above ln 10: a constant prediction would do better
+    hist = [{"epoch": e, "train_loss": v} for e, v in [(1, 5.1), (2, 3.9), (3, 3.6)]]
+    assert diagnose(_REC, hist) == []
+    (f,) = diagnose({**_REC, "chance_loss": float(np.log(10))}, hist)
+    assert f.id == "flat_loss" and "constant prediction" in f.summary
+
+
+def test_doctor_writes_its_report_and_continues_a_record(tmp_path, mnist):
+    X, y = mnist.X_train[:300], mnist.y_train[:300]
+    path = tmp_path / "diagnostics.json"
+    model = Network(mlp_spec([784, 16, 10], "relu"), rng=0)
+    cfg = TrainConfig(epochs=2, batch_size=50)
+    first = Doctor(X[:64], labels=y, path=path)
+    trainer = Trainer(model, "adam", config=cfg, rng=0, callbacks=[first])
+    trainer.fit(X, y)
+    saved = read_diagnostics(path)
+    assert [a["epoch"] for a in saved["activations"]] == [0, 1, 2]
+    # pretend the run was interrupted after epoch 1 and resumed: epoch 2 is recomputed
+    state = trainer.state_dict()
+    state["epoch"] = 1
+    resumed = Doctor(X[:64], labels=y, record=saved)
+    t2 = Trainer(model, "adam", config=TrainConfig(epochs=2, batch_size=50), rng=0)
+    t2.load_state_dict(state)
+    t2.callbacks = [resumed]
+    t2.fit(X, y)
+    rec = resumed.record
+    assert [a["epoch"] for a in rec["activations"]] == [0, 1, 2]
+    epochs = [c["epoch"] for c in rec["checks"]]
+    assert epochs == sorted(epochs) and epochs.count(2) == epochs.count(1)
 
 
 def test_probe_record_restores_gradients(mnist):

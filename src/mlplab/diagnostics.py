@@ -59,7 +59,12 @@ __all__ = [
     "activation_stats",
     "max_derivative",
     "probe_record",
+    "constant_loss",
     "diagnostics_report",
+    "read_diagnostics",
+    "diagnose_run",
+    "DIAGNOSTICS_JSON",
+    "json_safe",
 ]
 
 FORMAT = "mlplab.diagnostics/1"
@@ -123,8 +128,10 @@ OVERFIT_RISE = 0.10
 OVERFIT_PATIENCE = 3
 
 #: ``flat_loss``: after at least FLAT_MIN_EPOCHS epochs the best training loss is less than
-#: FLAT_DECREASE (5 %) below the loss at the first step.  A learning network cuts its loss by
-#: far more than that in its first epochs (MNIST: 2.3 → < 0.5 in one epoch).
+#: FLAT_DECREASE (5 %) below the loss at the first step, or less than 5 % below the loss of the
+#: best *constant* prediction (class frequencies, the mean target: see
+#: :func:`constant_loss`), i.e. the network has learned nothing about x.  A learning network
+#: cuts its loss by far more than that in its first epochs (MNIST: 2.3 → < 0.5 in one epoch).
 FLAT_MIN_EPOCHS = 3
 FLAT_DECREASE = 0.05
 
@@ -190,7 +197,7 @@ class Finding:
             self.failure_mode = SECTIONS[self.sections[0]]
 
     def to_dict(self) -> dict:
-        return _clean(asdict(self))
+        return json_safe(asdict(self))
 
 
 # ================================================================================== measurements
@@ -359,6 +366,35 @@ def activation_stats(model: Network, X, *, bins: int = HIST_BINS) -> list[dict]:
     return out
 
 
+def constant_loss(model: Network, y) -> float | None:
+    """The head's mean loss of the best constant prediction on labels ``y`` (chance level).
+
+    The same logits for every row: softmax ``z_k = log freq_k`` (loss = entropy of the class
+    frequencies, ln K for balanced classes); sigmoid ``z = logit(ȳ)``; identity + MSE the mean
+    (loss ½·variance), + MAE the median; exp + Poisson ``z = log ȳ``.  None without labels.
+    """
+    head = model.head
+    y = head.validate(y, model.output_dim, dtype=np.float64)
+    n = len(y)
+    if n == 0:
+        return None
+    if head.name == "softmax_ce":
+        freq = np.bincount(y, minlength=model.output_dim) / n
+        z = np.log(np.maximum(freq, 1e-300))
+    elif head.activation == "sigmoid":
+        p = np.clip(y.mean(axis=0), 1e-12, 1 - 1e-12)
+        z = np.log(p) - np.log1p(-p)
+    elif head.name == "identity_mae":
+        z = np.median(y, axis=0)
+    elif head.activation == "identity":
+        z = y.mean(axis=0)
+    elif head.activation == "exp":
+        z = np.log(np.maximum(y.mean(axis=0), 1e-12))
+    else:  # pragma: no cover - every head is listed above
+        return None
+    return float(head.loss(np.tile(z, (n, 1)), y))
+
+
 def _weights_finite(model: Network) -> bool:
     return all(bool(np.all(np.isfinite(v))) for v in model.named_parameters().values())
 
@@ -372,6 +408,8 @@ class DiagnosticsRecorder(Callback):
     probe : array_like, shape (n_probe, input_dim), optional
         Fixed rows for the activation statistics (e.g. the first 256 training rows).  Without
         it no activation statistics, saturation or dead units are recorded.
+    labels : array_like, optional
+        Training labels, for the chance-level loss :func:`constant_loss` (``chance_loss``).
     every : int or "auto"
         Record gradient statistics every ``every``-th optimizer step (always at step 0);
         ``"auto"`` = ``max(1, steps_per_epoch // CHECKS_PER_EPOCH)``.
@@ -389,7 +427,9 @@ class DiagnosticsRecorder(Callback):
         ``weights`` (``{"epoch", "finite"}`` per epoch) and ``stop_reason``.
     """
 
-    def __init__(self, probe=None, *, every="auto", bins: int = HIST_BINS, record=None):
+    def __init__(
+        self, probe=None, *, labels=None, every="auto", bins: int = HIST_BINS, record=None
+    ):
         if every != "auto":
             check_range("every", every, 1, None, integer=True)
         check_range("bins", bins, 1, None, integer=True)
@@ -397,6 +437,7 @@ class DiagnosticsRecorder(Callback):
         self.every = 1 if every == "auto" else int(every)
         self.bins = int(bins)
         self.probe = None if probe is None else np.asarray(probe)
+        self.labels = labels
         if self.probe is not None and (self.probe.ndim != 2 or len(self.probe) == 0):
             raise DataError(f"probe must be a non-empty 2-D array; got shape {self.probe.shape}")
         if record is not None and record.get("format") != FORMAT:
@@ -413,9 +454,13 @@ class DiagnosticsRecorder(Callback):
             )
         rec = self.record
         rec.update(layout(model))
-        rec.setdefault("checks", [])
-        rec.setdefault("activations", [])
-        rec.setdefault("weights", [])
+        # a resumed run recomputes the epochs after its checkpoint: forget what they recorded
+        done = trainer.epoch
+        rec["checks"] = [c for c in rec.get("checks", []) if (c.get("epoch") or 0) <= done]
+        rec["activations"] = [
+            a for a in rec.get("activations", []) if (a.get("epoch") or 0) <= done
+        ]
+        rec["weights"] = [w for w in rec.get("weights", []) if (w.get("epoch") or 0) <= done]
         rec["stop_reason"] = None
         if self.every_option == "auto":
             epochs = max(1, trainer.config.epochs)
@@ -423,6 +468,8 @@ class DiagnosticsRecorder(Callback):
             self.every = max(1, steps_per_epoch // CHECKS_PER_EPOCH)
         rec["every"] = self.every
         rec["probe_size"] = None if self.probe is None else len(self.probe)
+        if self.labels is not None:
+            rec["chance_loss"] = constant_loss(model, self.labels)
         if self.probe is not None and not any(
             a["epoch"] == trainer.epoch for a in rec["activations"]
         ):
@@ -506,10 +553,6 @@ def _init_words(record: dict) -> str:
 
 def _uses_plain_normal(record: dict) -> bool:
     return any(la.get("init") == "normal" for la in record.get("layers", []))
-
-
-def _activation_names(record: dict) -> list[str]:
-    return sorted({b["activation"] for b in record.get("blocks", [])})
 
 
 def _hidden_names(record: dict) -> list[str]:
@@ -896,13 +939,17 @@ def _check_flat(record, history, checks, others) -> Finding | None:
         return None
     best = min(r["train_loss"] for r in recs)
     drop = (first - best) / abs(first)
-    if drop >= FLAT_DECREASE:
+    chance = record.get("chance_loss")
+    vs_chance = (chance - best) / abs(chance) if chance else None
+    if drop >= FLAT_DECREASE and (vs_chance is None or vs_chance >= FLAT_DECREASE):
         return None
     upd = _median_update(checks)
     evidence = {
         "initial_loss": first,
         "best_train_loss": best,
         "relative_decrease": drop,
+        "chance_loss": chance,
+        "below_chance_by": vs_chance,
         "epochs": len(recs),
         "median_update_ratio": upd,
         "median_total_grad_norm": _median([c.get("total_grad_norm") for c in checks]),
@@ -930,10 +977,17 @@ def _check_flat(record, history, checks, others) -> Finding | None:
         advice.append(
             "try a learning rate 10× larger and 10× smaller, and he/xavier init for the activation"
         )
-    summary = (
-        f"after {len(recs)} epochs the training loss is {_fmt(best)}, only {drop:.1%} below "
-        f"its start {_fmt(first)} (threshold {FLAT_DECREASE:.0%})"
-    )
+    if drop < FLAT_DECREASE:
+        summary = (
+            f"after {len(recs)} epochs the training loss is {_fmt(best)}, only {drop:.1%} below "
+            f"its start {_fmt(first)} (threshold {FLAT_DECREASE:.0%})"
+        )
+    else:
+        summary = (
+            f"after {len(recs)} epochs the training loss {_fmt(best)} is no better than a "
+            f"constant prediction ({_fmt(chance)}, e.g. the class frequencies): nothing about "
+            "x has been learned"
+        )
     return Finding(
         "flat_loss",
         "warning",
@@ -989,11 +1043,14 @@ class Doctor(DiagnosticsRecorder):
 
     Parameters
     ----------
-    probe, every, bins, record
+    probe, labels, every, bins, record
         As :class:`DiagnosticsRecorder`.
     on_finding : callable, optional
         ``on_finding(finding)`` for each finding that appears (or becomes more severe) —
         between epochs, from ``on_epoch_end``, and once more from ``on_train_end``.
+    path : str or os.PathLike, optional
+        Where to write :meth:`report` (``diagnostics.json``), atomically, after every epoch and
+        at the end, so an interrupted run keeps its diagnostics.
 
     Attributes
     ----------
@@ -1002,12 +1059,21 @@ class Doctor(DiagnosticsRecorder):
     """
 
     def __init__(
-        self, probe=None, *, on_finding=None, every="auto", bins: int = HIST_BINS, record=None
+        self,
+        probe=None,
+        *,
+        labels=None,
+        on_finding=None,
+        every="auto",
+        bins: int = HIST_BINS,
+        record=None,
+        path=None,
     ):
-        super().__init__(probe, every=every, bins=bins, record=record)
+        super().__init__(probe, labels=labels, every=every, bins=bins, record=record)
         if on_finding is not None and not callable(on_finding):
             raise ConfigError("on_finding must be callable")
         self.on_finding = on_finding
+        self.path = path
         self.findings: list[Finding] = []
         self._shown: dict[str, str] = {}
 
@@ -1029,6 +1095,10 @@ class Doctor(DiagnosticsRecorder):
                 self._shown[f.id] = f.severity
                 if self.on_finding is not None:
                     self.on_finding(f)
+        if self.path is not None:
+            from mlplab.io import atomic_write_json
+
+            atomic_write_json(self.path, self.report())
 
     def report(self) -> dict:
         """What ``diagnostics.json`` holds: the record plus ``findings``."""
@@ -1041,7 +1111,7 @@ def diagnostics_report(record: dict, findings) -> dict:
     Non-finite numbers become ``null`` (JSON has no NaN); a check's ``finite`` flag keeps the
     fact.
     """
-    out = _clean(dict(record))
+    out = json_safe(dict(record))
     out["findings"] = [f.to_dict() for f in findings]
     return out
 
@@ -1054,6 +1124,8 @@ def probe_record(model: Network, X, y=None, *, bins: int = HIST_BINS, epoch=None
     """
     X = model._as_input(X)
     rec = {"format": FORMAT, **layout(model), "every": None, "probe_size": len(X)}
+    if y is not None:
+        rec["chance_loss"] = constant_loss(model, y)
     rec["activations"] = [{"epoch": epoch, "blocks": activation_stats(model, X, bins=bins)}]
     rec["weights"] = [{"epoch": epoch, "finite": _weights_finite(model)}]
     rec["checks"] = []
@@ -1068,12 +1140,12 @@ def probe_record(model: Network, X, y=None, *, bins: int = HIST_BINS, epoch=None
     return rec
 
 
-def _clean(obj):
+def json_safe(obj):
     """Replace non-finite floats by None, tuples by lists, NumPy scalars by Python ones."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, (np.floating, float)):
         v = float(obj)
         return v if math.isfinite(v) else None
@@ -1082,3 +1154,88 @@ def _clean(obj):
     if isinstance(obj, np.bool_):
         return bool(obj)
     return obj
+
+
+# ==================================================================================== run folders
+#: File name of the diagnostics in a run folder.
+DIAGNOSTICS_JSON = "diagnostics.json"
+
+
+def read_diagnostics(path) -> dict:
+    """The record stored in a ``diagnostics.json`` (its ``findings`` dropped)."""
+    import json
+
+    from mlplab.io import read_bytes
+
+    try:
+        data = json.loads(read_bytes(path).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise DataError(f"{path} is not an mlplab diagnostics file ({FORMAT})")
+    data.pop("findings", None)
+    return data
+
+
+def diagnose_run(path, *, probe_size: int = PROBE_SIZE) -> dict:
+    """Diagnose a finished or interrupted run folder (``mlplab doctor``).
+
+    Reads ``diagnostics.json`` when the run was trained with the doctor, the history
+    (``history.json``, else the checkpoint's) and the saved weights (``model.npz``, else the
+    checkpoint), rebuilds the run's data set from ``spec.json`` and recomputes the activation
+    statistics and dead units of those weights on the first ``probe_size`` training rows (the
+    probe the live doctor uses).  Without ``diagnostics.json`` one gradient check is computed
+    too (eval mode, on the probe batch), so vanishing and exploding gradients are still seen.
+
+    Returns
+    -------
+    dict
+        ``run``, ``weights`` (where they came from), ``epoch``, ``live_diagnostics`` (bool),
+        ``record`` and ``findings`` (list of :class:`Finding`).
+    """
+    import json
+
+    from mlplab import runs
+    from mlplab.io import read_bytes
+
+    check_range("probe_size", probe_size, 1, None, integer=True)
+    run_dir = runs.RunDir.open(path)
+    spec = run_dir.read_spec()
+    cfg = runs.RunConfig.from_dict(spec["config"])
+    model, source = run_dir.load_model()
+    history, stop_reason, epoch = [], None, None
+    if run_dir.checkpoint_path.is_file():
+        state = run_dir.load_checkpoint()["trainer"]
+        history = list(state["history"]["records"])
+        stop_reason, epoch = state.get("stop_reason"), int(state["epoch"])
+    hist_path = run_dir.file(runs.RunDir.HISTORY_JSON)
+    if hist_path.is_file():
+        try:
+            history = list(json.loads(read_bytes(hist_path).decode("utf-8"))["records"])
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise DataError(f"{hist_path} is not a valid history ({exc})") from None
+    if epoch is None:
+        epoch = len(_good_records(history))
+    ds = runs.load_data(cfg.resolved())
+    X, y = ds.X_train[:probe_size], ds.y_train[:probe_size]
+    final = probe_record(model, X, y, epoch=epoch)
+    diag_path = run_dir.file(DIAGNOSTICS_JSON)
+    live = diag_path.is_file()
+    if live:
+        record = read_diagnostics(diag_path)
+        stop_reason = stop_reason or record.get("stop_reason")
+        acts = [a for a in record.get("activations", []) if a.get("epoch") != epoch]
+        record["activations"] = sorted(
+            [*acts, *final["activations"]], key=lambda a: a.get("epoch") or 0
+        )
+    else:
+        record = final
+    record["chance_loss"] = constant_loss(model, ds.y_train)
+    return {
+        "run": str(run_dir.path),
+        "weights": source,
+        "epoch": epoch,
+        "live_diagnostics": live,
+        "record": record,
+        "findings": diagnose(record, history, stop_reason=stop_reason),
+    }
