@@ -47,12 +47,14 @@ def check_range(
     lo_open: bool = False,
     hi_open: bool = False,
     integer: bool = False,
+    allow_inf: bool = False,
     error: type[MlplabError] = ConfigError,
 ):
     """Return ``value`` if it lies in the interval, else raise ``error`` naming ``field``.
 
     The interval is ``[lo, hi]``; ``lo_open``/``hi_open`` make either end open and ``None``
-    leaves it unbounded.  With ``integer=True`` the value must also be an integer.
+    leaves it unbounded.  With ``integer=True`` the value must also be an integer.  NaN is
+    always rejected, and ±inf unless ``allow_inf=True``.
     """
     left = "(" if lo_open else "["
     right = ")" if hi_open else "]"
@@ -64,9 +66,9 @@ def check_range(
         num = float(value)
     except (TypeError, ValueError):
         raise error(f"{field} must be {kind} in {span}, got {value!r}") from None
-    if integer and (num != int(num)):
-        raise error(f"{field} must be {kind} in {span}, got {value!r}")
-    bad = num != num  # NaN
+    bad = num != num or (not allow_inf and num in (float("inf"), float("-inf")))
+    if not bad and integer and num not in (float("inf"), float("-inf")) and num != int(num):
+        bad = True
     if lo is not None:
         bad |= num <= lo if lo_open else num < lo
     if hi is not None:
