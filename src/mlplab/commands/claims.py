@@ -73,8 +73,11 @@ def run(args) -> int:
                     "stale": e["stale"],
                 }
         claims.append({**exp.describe(), "verdicts": verdicts})
+    from mlplab.experiments.base import LEDGER_IDS
+
+    missing = [c for c in LEDGER_IDS if c not in {x["id"] for x in claims}]
     if args.json:
-        print(json.dumps({"claims": claims}))
+        print(json.dumps({"claims": claims, "without_experiment": missing}))
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -94,6 +97,8 @@ def run(args) -> int:
                 cells.append(f"[{style.get(v['verdict'], 'white')}]{v['verdict']}[/]{stale}")
         table.add_row(c["id"], c["title"], c["section"], *cells)
     Console().print(table)
+    if missing:
+        Console().print(f"no experiment registered yet for {', '.join(missing)}")
     if not profiles:
         Console().print("no verdicts yet: run `mlplab reproduce`")
     return 0

@@ -164,4 +164,14 @@ def _print_table(console, results, compare, wall, jobs, paths) -> None:
     for r in results:
         if r["verdict"] == "error":
             console.print(f"[red]{r['id']} raised {r['error']}[/]")
-    console.print(f"wall time {wall:.1f} s with {jobs} jobs; report: {paths['html']}")
+    from mlplab.experiments import claim_ids
+    from mlplab.experiments.base import LEDGER_IDS
+
+    missing = [c for c in LEDGER_IDS if c not in claim_ids()]
+    if missing:
+        console.print(f"[yellow]no experiment registered yet for {', '.join(missing)}[/]")
+    cpu = sum(r.get("cpu_seconds") or 0 for r in results if not r.get("cached"))
+    console.print(
+        f"wall time {wall:.1f} s with {jobs} jobs (CPU {cpu:.1f} s in claims run now); "
+        f"report: {paths['html']}"
+    )

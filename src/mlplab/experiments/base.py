@@ -96,6 +96,7 @@ import numpy as np
 from mlplab.errors import ConfigError, check_choice
 
 __all__ = [
+    "LEDGER_IDS",
     "VERDICTS",
     "HOLDS",
     "PARTLY",
@@ -116,6 +117,9 @@ __all__ = [
     "short_stat",
     "default_rows",
 ]
+
+#: Every claim id of the ledger (CLAIMS.md), whether or not its experiment is registered yet.
+LEDGER_IDS = tuple(f"C{i:02d}" for i in range(1, 24))
 
 HOLDS, PARTLY, FAILS = "holds", "partly", "fails"
 #: The three verdicts a rule may return, strongest first.

@@ -165,7 +165,7 @@ class SigmoidVanishing(Experiment):
     def measure(self, settings, seeds, rng):
         X, y = _data(settings)
         Xp, yp = X[: settings["probe"]], y[: settings["probe"]]
-        init_d, last_d, dphi, per_epoch = [], [], [], []
+        init_d, last_d, dphi, per_epoch, loss0, loss1 = [], [], [], [], [], []
         for seed in seeds:
             g = self.seed_rng(seed)
             model = _net(X, "sigmoid", settings["depth"], settings["width"], "xavier_uniform", g)
@@ -182,6 +182,8 @@ class SigmoidVanishing(Experiment):
                 rng=g,
                 callbacks=[cb],
             )
+            loss0.append(p0["loss"])
+            loss1.append(cb.records[-1]["loss"] if cb.records else p0["loss"])
             init_d.append(p0["delta_rms"])
             dphi.append(p0["mean_dphi"])
             last_d.append(cb.records[-1]["delta_rms"] if cb.records else p0["delta_rms"])
@@ -192,6 +194,8 @@ class SigmoidVanishing(Experiment):
             "factor_trained": _factor_stat(last_d),
             "factor_per_epoch": per_epoch,
             "r2_init": stat([loglinear_factor(d)["r2"] or float("nan") for d in init_d]),
+            "probe_loss_init": stat(loss0),
+            "probe_loss_trained": stat(loss1),
             "delta_rms_init": _mean_curve(init_d),
             "delta_rms_trained": _mean_curve(last_d),
             "mean_sigmoid_derivative": _mean_curve(dphi),
@@ -205,7 +209,9 @@ class SigmoidVanishing(Experiment):
         text = (
             f"Fitted per-layer factor over {m['depth']} sigmoid layers: {r0:.3f} at init, "
             f"{r1:.3f} after training (claim: 0.25; mean σ′ per layer at init "
-            f"{np.nanmean([v for v in m['mean_sigmoid_derivative'] if v is not None]):.3f})"
+            f"{np.nanmean([v for v in m['mean_sigmoid_derivative'] if v is not None]):.3f}); "
+            f"probe loss {m['probe_loss_init']['mean']:.3f} → "
+            f"{m['probe_loss_trained']['mean']:.3f} over the training"
         )
         if all(band):
             return Judgement(HOLDS, text + "; both within a factor 2 of 0.25.")

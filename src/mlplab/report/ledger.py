@@ -161,8 +161,10 @@ def _section(r: dict, compare: dict) -> str:
         )
     if r.get("rows"):
         body = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in r["rows"])
+        is_open = " open" if len(r["rows"]) <= 16 else ""
         parts.append(
-            "<details open><summary>Numbers (mean ± sample std [min, max] over seeds)</summary>"
+            f"<details{is_open}><summary>Numbers (mean ± sample standard deviation over "
+            f"{len(r['seeds'])} seed{'s' if len(r['seeds']) != 1 else ''})</summary>"
             f'<table class="numbers"><tbody>{body}</tbody></table></details>'
         )
     for fig in r.get("figures") or []:
