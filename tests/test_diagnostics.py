@@ -70,7 +70,7 @@ def test_healthy_run_has_no_findings(mnist):
     assert doctor.findings == [] and live == []
     rec = doctor.record
     # measurements were taken: a check at step 0, one probe pass at init and after each epoch
-    assert rec["checks"][0]["step"] == 0 and len(rec["checks"]) >= 4 * 10
+    assert rec["checks"][0]["step"] == 0 and len(rec["checks"]) >= 4 * 5
     assert [a["epoch"] for a in rec["activations"]] == [0, 1, 2, 3, 4]
     ratios = [r for c in rec["checks"] for r in c["update_ratio"] or []]
     assert ratios and all(1e-5 < r < 1e-1 for r in ratios)
