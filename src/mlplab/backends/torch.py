@@ -312,9 +312,10 @@ class TorchTrainer:
     Notes
     -----
     Callbacks receive this trainer.  In ``on_batch_end`` the gradients are live in
-    ``trainer.module`` (``p.grad``), before the optimizer step; ``trainer.model`` holds the
-    weights as of the last epoch end.  Validation loss and metrics are computed in the model's
-    dtype without autocast, i.e. they are those of the mlplab model that results.
+    ``trainer.module`` (``p.grad``), before the optimizer step.  ``trainer.model`` is the
+    mlplab model with the module's current weights (copied from torch when it is read).
+    Validation loss and metrics are computed in the model's dtype without autocast, i.e. they
+    are those of the mlplab model that results.
     """
 
     def __init__(
@@ -338,7 +339,8 @@ class TorchTrainer:
         if self.precision == "bf16" and model.dtype != np.float32:
             raise ConfigError("precision 'bf16' needs a float32 model; this one is float64")
         self.device = resolve_device(device)
-        self.model = model
+        self._model = model
+        self._stale = False  # the torch weights changed since the last copy into the model
         self.optimizer = make_optimizer(optimizer)
         self.schedule = make_schedule(schedule)
         self.config = config or TrainConfig()
@@ -371,9 +373,17 @@ class TorchTrainer:
         self.seeded = False
 
     # ------------------------------------------------------------------ state
+    @property
+    def model(self) -> Network:
+        """The mlplab model, holding the torch module's current weights (copied on access)."""
+        if self._stale:
+            from_torch(self.module, self._model)
+            self._stale = False
+        return self._model
+
     def sync(self) -> Network:
         """Copy the torch weights and optimizer state into :attr:`model` / :attr:`optimizer`."""
-        from_torch(self.module, self.model)
+        self._stale = True
         self.optimizer.load_state_dict(self._optimizer_state())
         return self.model
 
@@ -420,8 +430,9 @@ class TorchTrainer:
 
     def load_state_dict(self, sd: dict) -> None:
         """Resume from :meth:`state_dict` — of this trainer or of a NumPy :class:`Trainer`."""
-        self.model.load_state_dict(sd["model"])
-        copy_to_torch(self.model, self.module)
+        self._model.load_state_dict(sd["model"])
+        copy_to_torch(self._model, self.module)
+        self._stale = False
         self.optimizer.load_state_dict(sd["optimizer"])
         self._load_optimizer_state(sd["optimizer"])
         self.lr = float(sd["optimizer"]["lr"])
@@ -563,6 +574,7 @@ class TorchTrainer:
                 scheduler.step()
                 if cfg.max_norm:
                     self._max_norm()
+                self._stale = True
                 self.step += 1
                 m = len(idx)
                 loss_sum += loss * m
@@ -582,15 +594,14 @@ class TorchTrainer:
             rec["seconds"] = time.perf_counter() - t0
             self.epoch += 1
             self.history.append(rec)
-            self.sync()
             if has_val:
                 self._early_stopping(rec)
             for cb in self.callbacks:
                 cb.on_epoch_end(self)
         self.sync()
         if self.stop_reason == "early_stopping" and cfg.restore_best and self.best:
-            self.model.load_state_dict(self.best["state"])
-            copy_to_torch(self.model, self.module)
+            self._model.load_state_dict(self.best["state"])
+            copy_to_torch(self._model, self.module)
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
