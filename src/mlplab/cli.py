@@ -18,6 +18,10 @@ from mlplab.errors import MlplabError
 # Sub-command modules, in the order `mlplab --help` lists them.
 COMMANDS = [
     "gradcheck",
+    "datasets",
+    "train",
+    "evaluate",
+    "predict",
     "export",
     "reproduce",
     "claims",

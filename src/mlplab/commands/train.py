@@ -1,0 +1,207 @@
+"""``mlplab train``: train an MLP on a data set into a run folder, with checkpoints after every
+epoch; ``--resume DIR`` continues an interrupted run exactly where its last epoch ended.
+
+The command is a thin layer over :mod:`mlplab.runs`.  To add flags, extend
+:func:`add_arguments` (a new :class:`~mlplab.runs.RunConfig` field whose flag ``dest`` has the
+same name is saved and resume-checked automatically) and, for behaviour, :func:`build_from_args`
+(settings → :class:`~mlplab.runs.Run`) or :func:`make_callbacks` (progress, diagnostics …).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+from mlplab import runs
+from mlplab.core.train import Callback
+from mlplab.errors import ConfigError
+
+DESCRIPTION = """\
+Train a multi-layer perceptron on a built-in data set or a CSV file. The run folder (--out,
+default runs/<dataset>-<time>) receives model.npz, spec.json (every setting), scaler.npz,
+checkpoint.npz (after every epoch), history.json/.csv, curves.png and metrics.json.
+A run stopped by Ctrl-C or even SIGKILL continues with --resume DIR and ends with the same
+weights as an uninterrupted run. Defaults: --hidden 256,256 --activation relu --optimizer adam
+--lr 2e-3 --schedule cosine --batch-size 128 --epochs 10; on MNIST
+`mlplab train --dataset mnist --hidden 256,256 --epochs 5` reaches about 98.2 % test accuracy.
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model into a run folder (checkpoints, curves, metrics)",
+        description=DESCRIPTION,
+    )
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p) -> None:
+    """All flags of ``mlplab train``: data, model, training and output groups."""
+    runs.add_data_args(p)
+    runs.add_model_args(p)
+    runs.add_train_args(p)
+    g = p.add_argument_group("output")
+    g.add_argument("--out", default=None, metavar="DIR", help="run folder to create")
+    g.add_argument(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help="continue the run in DIR from its checkpoint (its saved settings apply)",
+    )
+    g.add_argument(
+        "--json", action="store_true", help="no progress; print one JSON object on stdout"
+    )
+
+
+def build_from_args(args) -> runs.Run:
+    """Settings → a :class:`~mlplab.runs.Run` ready to train: a new one, or a resumed one."""
+    if args.resume is not None:
+        if args.out is not None and _same(args.out, args.resume) is False:
+            raise ConfigError(
+                "--out and --resume name different folders; a resumed run stays in its folder"
+            )
+        return runs.resume_run(args.resume, given=runs.given_settings(args))
+    if args.dataset is None:
+        raise ConfigError("--dataset is required (see `mlplab datasets`), or --resume DIR")
+    return runs.prepare_run(runs.config_from_args(args), args.out)
+
+
+def _same(a, b) -> bool:
+    from pathlib import Path
+
+    return Path(a).resolve() == Path(b).resolve()
+
+
+class ProgressCallback(Callback):
+    """A rich progress bar per epoch on stderr: batches done, the running training loss, and at
+    the epoch's end ``loss train/val`` and ``<metric> train/val``."""
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.task = None
+        self.steps = 0
+        self.loss_sum = 0.0
+        self.seen = 0
+
+    def on_train_begin(self, trainer):
+        epochs = trainer.config.epochs
+        self.steps = trainer.total_steps // epochs if epochs else 0
+
+    def on_epoch_begin(self, trainer):
+        self.loss_sum, self.seen = 0.0, 0
+        self.task = self.progress.add_task(
+            f"epoch {trainer.epoch + 1}/{trainer.config.epochs}", total=self.steps, stats=""
+        )
+
+    def on_batch_end(self, trainer, batch_loss):
+        self.loss_sum += batch_loss
+        self.seen += 1
+        self.progress.update(self.task, advance=1, stats=f"loss {self.loss_sum / self.seen:.4f}")
+
+    def on_epoch_end(self, trainer):
+        rec = trainer.history.last()
+        m = trainer.metric
+        short = {"accuracy": "acc", "deviance": "dev"}.get(m, m)
+        parts = [_pair("loss", rec.get("train_loss"), rec.get("val_loss"))]
+        if f"train_{m}" in rec or f"val_{m}" in rec:
+            parts.append(_pair(short, rec.get(f"train_{m}"), rec.get(f"val_{m}")))
+        self.progress.update(self.task, completed=self.steps, stats=" ".join(parts))
+
+
+def _pair(name, train, val) -> str:
+    """``loss 0.1234/0.2345`` (train/validation); a missing side is shown as ``–``."""
+    fmt = lambda v: "–" if v is None else f"{v:.4f}"
+    return f"{name} {fmt(train)}/{fmt(val)}"
+
+
+def make_progress(console):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        console=console,
+    )
+
+
+def make_callbacks(args, run_, progress) -> list[Callback]:
+    """Callbacks besides the checkpoint writer (which :func:`~mlplab.runs.execute_run` adds)."""
+    return [] if progress is None else [ProgressCallback(progress)]
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    run_ = build_from_args(args)
+    if run_.resumed_from is not None:
+        total = run_.config.epochs
+        state = (
+            "already complete" if run_.finished else f"from epoch {run_.resumed_from} of {total}"
+        )
+        err.print(f"resuming {run_.dir.path} {state}", highlight=False)
+    progress = None if args.json else make_progress(err)
+    callbacks = make_callbacks(args, run_, progress)
+    try:
+        if progress is None:
+            summary = runs.execute_run(run_, callbacks)
+        else:
+            with progress:
+                summary = runs.execute_run(run_, callbacks)
+    except KeyboardInterrupt:
+        saved = next(
+            (
+                c.saved_epoch
+                for c in run_.trainer.callbacks
+                if isinstance(c, runs.CheckpointCallback)
+            ),
+            None,
+        )
+        where = "no checkpoint yet" if saved is None else f"checkpoint of epoch {saved} saved"
+        print(
+            f"mlplab train: interrupted; {where} in {run_.dir.path} — continue with "
+            f"`mlplab train --resume {run_.dir.path}`",
+            file=sys.stderr,
+        )
+        return 130
+    if args.json:
+        print(json.dumps(_jsonable(summary)))
+    else:
+        _print_summary(summary)
+    return 0
+
+
+def _jsonable(d: dict) -> dict:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def _print_summary(s: dict) -> None:
+    from rich.console import Console
+
+    out = Console(highlight=False)
+    shown = []
+    for key, label, pct in (
+        ("test_accuracy", "accuracy", True),
+        ("test_r2", "R²", False),
+        ("test_rmse", "RMSE", False),
+        ("test_deviance", "deviance", False),
+    ):
+        if key in s and s[key] is not None:
+            shown.append(f"{label} {100 * s[key]:.2f} %" if pct else f"{label} {s[key]:.4g}")
+    shown.append(f"loss {s['test_loss']:.4g}")
+    stop = f", stopped by {s['stop_reason'].replace('_', ' ')}" if s.get("stop_reason") else ""
+    out.print(
+        f"[bold]{s['dataset']}[/] test: {' · '.join(shown)}  "
+        f"({s['epochs']} epochs in {s['train_seconds']:.1f} s{stop})"
+    )
+    out.print(f"run saved in {s['out']}  (model.npz, metrics.json, curves.png, history.csv)")
