@@ -23,6 +23,7 @@ COMMANDS = [
     "evaluate",
     "predict",
     "export",
+    "playground",
     "reproduce",
     "claims",
     "perceptron",
