@@ -72,3 +72,19 @@ def test_c07_tanh_wording_makes_it_partly(results):
     worse["gelu_tanh"]["max_abs_error"] = 0.1
     worse["relu"]["derivative_values"] = [0.0, 0.5, 1.0]
     assert exp.judge(worse).verdict == "fails"
+
+
+def test_c06_lists_networks_past_the_poisson_cap(results):
+    exp = get("C06")
+    m = copy.deepcopy(results["C06"]["measurements"])
+    m["grid"]["set_aside_poisson_cap"] = [
+        {
+            "activation": "square",
+            "layer_type": "dropout",
+            "seed": 0,
+            "max_logit": 143.0,
+            "rel_err_torch": 1.0,
+        }
+    ]
+    verdict, evidence = exp.judge(m)
+    assert verdict == "holds" and "square/dropout, max logit 143" in evidence

@@ -430,9 +430,9 @@ class InitSensitivity(Experiment):
         },
         "full": {
             "data": "mnist",
-            "subset": 6000,
+            "subset": 4000,
             "depth": 24,
-            "width": 256,
+            "width": 128,
             "probe": 512,
             "epochs": 2,
             "lr": 1e-3,
