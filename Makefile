@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) benchmarks/engine_epoch.py
+	$(MLPLAB) bench --out runs/bench
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -28,6 +28,7 @@ COMMANDS = [
     "claims",
     "perceptron",
     "xor",
+    "bench",
 ]
 
 

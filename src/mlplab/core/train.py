@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from mlplab.core.fastpath import FastStep
 from mlplab.core.network import Network
 from mlplab.core.optim import Optimizer, Schedule, make_optimizer, make_schedule
 from mlplab.errors import ConfigError, DataError, check_range
@@ -156,6 +157,7 @@ class Trainer:
         config: TrainConfig | None = None,
         rng=None,
         callbacks=(),
+        fast: bool = True,
     ):
         if not model.trainable:
             raise ConfigError(
@@ -170,6 +172,8 @@ class Trainer:
             rng = np.random.default_rng(0 if rng is None else rng)
         self.rng = rng
         self.callbacks = list(callbacks)
+        # True: each step runs core.fastpath.FastStep (same numbers, preallocated buffers)
+        self.fast = bool(fast)
         self.history = History()
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps taken
@@ -263,6 +267,7 @@ class Trainer:
         self.total_steps = cfg.epochs * steps_per_epoch
         self.stop = False
         params, grads = model.named_parameters(), model.named_gradients()
+        fast = FastStep(model, self.optimizer) if self.fast else None
         for cb in self.callbacks:
             cb.on_train_begin(self)
         import time
@@ -281,9 +286,13 @@ class Trainer:
                 self.optimizer.lr = self.optimizer.base_lr * self.schedule(
                     self.step, self.total_steps
                 )
-                model.zero_grad()
-                z = model.forward(Xb, training=True, rng=self.rng)
-                loss = model.backward(yb, validated=True) + self._penalty()
+                if fast is None:  # the reference path
+                    model.zero_grad()
+                    z = model.forward(Xb, training=True, rng=self.rng)
+                    loss = model.backward(yb, validated=True) + self._penalty()
+                else:
+                    z, loss = fast.forward_backward(Xb, yb, self.rng)
+                    loss += self._penalty()
                 if not math.isfinite(loss):
                     self._diverged(params, loss)
                     break
@@ -291,7 +300,10 @@ class Trainer:
                     self._clip()
                 for cb in self.callbacks:
                     cb.on_batch_end(self, loss)
-                self.optimizer.step(params, grads)
+                if fast is None:
+                    self.optimizer.step(params, grads)
+                else:
+                    fast.update()
                 if cfg.max_norm:
                     self._max_norm()
                 self.step += 1
@@ -361,12 +373,14 @@ def fit(
     validation=None,
     rng=None,
     callbacks=(),
+    fast: bool = True,
     **config,
 ) -> History:
     """Train ``model`` in place and return its :class:`History`.
 
     ``optimizer`` is a name, a dict or an :class:`Optimizer`; ``lr`` overrides its learning
-    rate; ``validation`` is an ``(X_val, y_val)`` pair; remaining keywords go to
+    rate; ``validation`` is an ``(X_val, y_val)`` pair; ``fast=False`` runs the reference path
+    instead of :class:`~mlplab.core.fastpath.FastStep` (same numbers); remaining keywords go to
     :class:`TrainConfig` (``epochs``, ``batch_size``, ``l2``, ``early_stopping`` …).
     """
     if lr is not None:
@@ -378,6 +392,8 @@ def fit(
         cfg = TrainConfig(**config)
     except TypeError as exc:
         raise ConfigError(f"fit: {exc}") from None
-    trainer = Trainer(model, optimizer, schedule=schedule, config=cfg, rng=rng, callbacks=callbacks)
+    trainer = Trainer(
+        model, optimizer, schedule=schedule, config=cfg, rng=rng, callbacks=callbacks, fast=fast
+    )
     X_val, y_val = validation if validation is not None else (None, None)
     return trainer.fit(X, y, X_val, y_val)

@@ -1,0 +1,243 @@
+"""The fast path gives the reference path's numbers bit for bit: every layer kind, head, dtype
+and optimizer, one step and whole training runs, traces, callbacks and resume."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mlplab.core.fastpath import FastStep, fast_optimizer_step
+from mlplab.core.network import Network, mlp_spec
+from mlplab.core.optim import SGD, Adam, AdamW, Optimizer, make_optimizer
+from mlplab.core.train import Callback, TrainConfig, Trainer, fit
+
+
+def _data(n=96, d=7, k=3, head="softmax_ce", seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    if head == "softmax_ce":
+        y = rng.integers(0, k, size=n)
+    elif head in ("sigmoid_bce", "multilabel_bce"):
+        y = rng.integers(0, 2, size=(n, k))
+    elif head == "exp_poisson":
+        y = rng.poisson(2.0, size=(n, k)).astype(float)
+    else:
+        y = rng.normal(size=(n, k))
+    return X, y
+
+
+def _same_state(a: Network, b: Network) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        np.testing.assert_array_equal(sa[k], sb[k], err_msg=k)
+
+
+NETS = {
+    "relu": dict(activation="relu"),
+    "relu-dropout": dict(activation="relu", dropout=0.3, input_dropout=0.2),
+    "relu-batchnorm": dict(activation="relu", norm="batch"),
+    "tanh-layernorm": dict(activation="tanh", norm="layer"),
+    "prelu": dict(activation="prelu"),
+    "leaky-float64": dict(activation={"name": "leaky_relu", "alpha": 0.1}, dtype="float64"),
+}
+OPTIMIZERS = {
+    "sgd": {"name": "sgd", "lr": 0.1},
+    "momentum": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+    "nesterov-wd": {
+        "name": "sgd",
+        "lr": 0.05,
+        "momentum": 0.9,
+        "nesterov": True,
+        "weight_decay": 1e-3,
+    },
+    "sgd-wd": {"name": "sgd", "lr": 0.05, "weight_decay": 1e-2},
+    "adam": {"name": "adam", "lr": 1e-2},
+    "adam-l2": {"name": "adam", "lr": 1e-2, "weight_decay": 1e-3},
+    "adamw": {"name": "adamw", "lr": 1e-2, "weight_decay": 0.05},
+}
+
+
+def _train(fast, net_kw, opt, head="softmax_ce", k=3, **config):
+    X, y = _data(head=head, k=k)
+    kw = dict(net_kw)
+    act = kw.pop("activation")
+    model = Network(mlp_spec([7, 12, 9, k], act, head=head, **kw), rng=1)
+    hist = fit(model, X, y, optimizer=opt, epochs=2, batch_size=20, rng=5, fast=fast, **config)
+    return model, hist
+
+
+@pytest.mark.parametrize("net", list(NETS))
+@pytest.mark.parametrize("opt", list(OPTIMIZERS))
+def test_training_is_bitwise_identical(net, opt):
+    """Two epochs with a short last batch (96 = 4·20 + 16): same weights and history."""
+    ref, h_ref = _train(False, NETS[net], OPTIMIZERS[opt])
+    fast, h_fast = _train(True, NETS[net], OPTIMIZERS[opt])
+    _same_state(ref, fast)
+    for a, b in zip(h_ref.records, h_fast.records):
+        assert {k: v for k, v in a.items() if k != "seconds"} == {
+            k: v for k, v in b.items() if k != "seconds"
+        }
+    first = next(iter(ref.named_parameters()))
+    untrained = Network(ref.spec, rng=1).state_dict()[first]
+    assert not np.array_equal(ref.state_dict()[first], untrained)  # it did train
+
+
+@pytest.mark.parametrize(
+    "head,k", [("sigmoid_bce", 1), ("identity_mse", 2), ("multilabel_bce", 3), ("exp_poisson", 2)]
+)
+def test_other_heads_run_their_reference_code(head, k):
+    ref, _ = _train(False, NETS["relu"], OPTIMIZERS["momentum"], head=head, k=k)
+    fast, _ = _train(True, NETS["relu"], OPTIMIZERS["momentum"], head=head, k=k)
+    _same_state(ref, fast)
+
+
+def test_regularisers_clipping_and_max_norm_apply_the_same():
+    config = dict(l1=1e-4, l2=1e-3, clip_grad_norm=0.5, max_norm=0.9)
+    ref, _ = _train(False, NETS["relu-dropout"], OPTIMIZERS["nesterov-wd"], **config)
+    fast, _ = _train(True, NETS["relu-dropout"], OPTIMIZERS["nesterov-wd"], **config)
+    _same_state(ref, fast)
+
+
+def test_one_step_matches_loss_gradients_and_trace():
+    X, y = _data(n=33)
+    model = Network.from_sizes([7, 16, 8, 3], "relu", rng=3)
+    twin = model.copy()
+    y_valid = model.head.validate(y, 3, dtype=model.dtype)
+    X32 = model._as_input(X)
+    loss_ref = twin.loss_and_grad(X32, y_valid)
+    fast = FastStep(model, make_optimizer("sgd"))
+    z, loss = fast.forward_backward(X32, y_valid)
+    assert loss == loss_ref
+    np.testing.assert_array_equal(z, twin.z_out)
+    for key, g in twin.named_gradients().items():
+        np.testing.assert_array_equal(model.named_gradients()[key], g, err_msg=key)
+    for a, b in zip(model.trace(), twin.trace()):
+        assert a["dense"] == b["dense"] and a["activation"] == b["activation"]
+        for field in ("z", "h", "delta"):
+            np.testing.assert_array_equal(a[field], b[field], err_msg=field)
+    for i in range(len(model.layers)):  # ∂L/∂(output of every layer), as Network.backward keeps
+        np.testing.assert_array_equal(model.deltas[i], twin.deltas[i])
+
+
+def test_gradients_are_overwritten_not_accumulated():
+    """Stale gradients from an earlier pass do not leak into the next step."""
+    X, y = _data(n=20)
+    model = Network.from_sizes([7, 5, 3], "relu", norm="batch", rng=0)
+    for g in model.named_gradients().values():
+        g.fill(123.0)
+    twin = model.copy()
+    yv = model.head.validate(y, 3, dtype=model.dtype)
+    Xv = model._as_input(X)
+    FastStep(model, make_optimizer("sgd")).forward_backward(Xv, yv, np.random.default_rng(0))
+    twin.loss_and_grad(Xv, yv, rng=np.random.default_rng(0))
+    for key, g in twin.named_gradients().items():
+        np.testing.assert_array_equal(model.named_gradients()[key], g, err_msg=key)
+
+
+def test_buffers_are_kept_per_batch_size_and_bounded():
+    model = Network.from_sizes([7, 6, 3], "relu", rng=0)
+    fast = FastStep(model, make_optimizer("sgd"))
+    b20 = fast.buffers(20)
+    assert fast.buffers(20) is b20  # reused
+    assert b20.out[0].shape == (20, 6) and b20.din[0] is None  # no ∂L/∂X buffer
+    for n in range(1, 10):
+        fast.buffers(n)
+    assert len(fast._buffers) <= 4
+
+
+def test_callbacks_see_the_reference_gradients():
+    class Spy(Callback):
+        def __init__(self):
+            self.grads = []
+
+        def on_batch_end(self, trainer, loss):
+            self.grads.append({k: g.copy() for k, g in trainer.model.named_gradients().items()})
+
+    spies = []
+    for fast in (False, True):
+        X, y = _data()
+        spy = Spy()
+        model = Network.from_sizes([7, 10, 3], "relu", rng=0)
+        fit(
+            model,
+            X,
+            y,
+            optimizer="adam",
+            epochs=1,
+            batch_size=32,
+            rng=0,
+            fast=fast,
+            callbacks=[spy],
+        )
+        spies.append(spy)
+    assert len(spies[0].grads) == len(spies[1].grads) == 3
+    for a, b in zip(spies[0].grads, spies[1].grads):
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_resume_from_a_checkpoint_is_bitwise():
+    X, y = _data()
+    spec = mlp_spec([7, 10, 3], "relu", dropout=0.2)
+    whole = Network(spec, rng=0)
+    Trainer(whole, "adam", config=TrainConfig(epochs=3, batch_size=25), rng=4).fit(X, y)
+    first = Network(spec, rng=0)
+    t1 = Trainer(first, "adam", config=TrainConfig(epochs=1, batch_size=25), rng=4)
+    t1.fit(X, y)
+    state = t1.state_dict()
+    second = Network(spec, rng=99)
+    t2 = Trainer(second, "adam", config=TrainConfig(epochs=3, batch_size=25), rng=0)
+    t2.load_state_dict(state)
+    t2.fit(X, y)
+    _same_state(whole, second)
+
+
+@pytest.mark.parametrize(
+    "cls,kw", [(SGD, {"lr": 0.1, "momentum": 0.9}), (Adam, {}), (AdamW, {"weight_decay": 0.1})]
+)
+def test_optimizer_step_and_state_match(cls, kw):
+    rng = np.random.default_rng(0)
+    params = {"w": rng.normal(size=(5, 4)).astype(np.float32), "b": np.zeros(4, np.float32)}
+    ref_params = {k: v.copy() for k, v in params.items()}
+    ref, fast, scratch = cls(**kw), cls(**kw), {}
+    for _ in range(4):
+        grads = {k: rng.normal(size=v.shape).astype(np.float32) for k, v in params.items()}
+        ref.step(ref_params, grads)
+        fast_optimizer_step(fast, params, grads, scratch)
+        for k in params:
+            np.testing.assert_array_equal(params[k], ref_params[k])
+    assert fast.t == ref.t == 4
+    sa, sb = ref.state_dict()["state"], fast.state_dict()["state"]
+    for name in sa:
+        for key in sa[name]:
+            np.testing.assert_array_equal(sa[name][key], sb[name][key])
+
+
+def test_unknown_optimizer_runs_its_own_step():
+    class Halve(Optimizer):
+        name = "halve"
+
+        def _update(self, name, p, g):
+            p *= 0.5
+
+    p = {"w": np.ones(3, np.float32)}
+    opt = Halve(lr=1.0)
+    fast_optimizer_step(opt, p, {"w": np.zeros(3, np.float32)})
+    np.testing.assert_array_equal(p["w"], 0.5)
+    assert opt.t == 1
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_non_finite_logits_report_the_reference_loss():
+    X, y = _data(n=10)
+    model = Network.from_sizes([7, 4, 3], "relu", rng=0)
+    model.named_parameters()["2.bias"][0] = np.inf
+    twin = model.copy()
+    yv = model.head.validate(y, 3, dtype=model.dtype)
+    _, loss = FastStep(model, make_optimizer("sgd")).forward_backward(model._as_input(X), yv)
+    ref = twin.loss_and_grad(model._as_input(X), yv)
+    assert not math.isfinite(loss)
+    assert math.isnan(loss) == math.isnan(ref)

@@ -1,0 +1,204 @@
+"""mlplab.bench and `mlplab bench`: what is counted and how it is reported (never how fast)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mlplab import bench
+from mlplab.cli import main
+from mlplab.errors import ConfigError
+
+
+def test_train_flops_counts_forward_weight_gradient_and_hidden_input_gradient():
+    # 784-256-256-10: products 200704, 65536, 2560; δ W skipped for the first layer
+    per_sample = 4 * (200704 + 65536 + 2560) + 2 * (65536 + 2560)
+    assert bench.train_flops([784, 256, 256, 10]) == per_sample
+    assert bench.train_flops([784, 256, 256, 10], 128) == 128 * per_sample
+    assert bench.train_flops([3, 2]) == 4 * 6  # one layer: no input gradient at all
+
+
+def test_summarize_and_alternating_order():
+    calls = []
+
+    def case(name, t):
+        def run():
+            calls.append(name)
+            return t
+
+        return run
+
+    times = bench.alternate({"a": case("a", 1.0), "b": case("b", 2.0), "c": case("c", 3.0)}, 3)
+    assert calls == ["a", "b", "c"] * 3  # A B C, A B C, A B C
+    assert times == {"a": [1.0] * 3, "b": [2.0] * 3, "c": [3.0] * 3}
+    s = bench.summarize([3.0, 1.0, 2.0, 10.0, 2.5])
+    assert (s["median"], s["min"], s["max"]) == (2.5, 1.0, 10.0)
+    assert s["runs"] == [3.0, 1.0, 2.0, 10.0, 2.5]
+
+
+def test_train_clock_leaves_evaluation_out():
+    now = [0.0]
+    clock = bench.TrainClock(clock=lambda: now[0])
+    clock.start()
+    now[0] = 2.0  # two seconds of training
+
+    def slow_eval():
+        now[0] += 5.0  # five seconds of evaluation
+        return 0.9
+
+    assert clock.evaluate(slow_eval) == 0.9
+    now[0] += 1.0  # one more second of training
+    assert clock.train_seconds == pytest.approx(3.0)
+    assert clock.eval_seconds == pytest.approx(5.0)
+
+
+def test_recorder_keeps_the_first_crossing_of_each_target():
+    now = [0.0]
+    clock = bench.TrainClock(clock=lambda: now[0])
+    rec = bench._Recorder([0.985, 0.98], clock)
+    clock.start()
+    for t, acc in [(1.0, 0.97), (2.0, 0.981), (3.0, 0.979), (4.0, 0.982)]:
+        now[0] = t + clock.eval_seconds
+        rec.record(t / 2, lambda acc=acc: acc)
+    out = rec.result("x", {})
+    assert out["reached"]["0.98"] == {"train_seconds": 2.0, "epochs": 1.0}
+    assert out["reached"]["0.985"] is None and not rec.done
+    assert out["best_accuracy"] == 0.982 and out["final_accuracy"] == 0.982
+    assert [c["accuracy"] for c in out["curve"]] == [0.97, 0.981, 0.979, 0.982]
+
+
+def _fake_result(r256=1.3, r1024=1.05, sk=(4.0, 2.5), gflops=300.0, peak=400.0, fast=0.9):
+    def row(width, batch, torch_ratio, sk_ratio):
+        return {
+            "sizes": [784, width, width, 10],
+            "batch": batch,
+            "mlplab_gflops": gflops,
+            "systems": {
+                "mlplab": {"ratio_to_mlplab": 1.0},
+                "torch": {"ratio_to_mlplab": torch_ratio},
+                "sklearn": {"ratio_to_mlplab": sk_ratio},
+            },
+        }
+
+    return {
+        "epoch": {"rows": [row(256, 128, r256, sk[0]), row(1024, 256, r1024, sk[1])]},
+        "peak": {"peak": peak},
+        "tta": {
+            "systems": {
+                "mlplab": {"reached": {"0.98": None if fast is None else {"train_seconds": fast}}}
+            }
+        },
+    }
+
+
+def test_check_targets_compares_each_measurement_with_its_goal():
+    got = {t["target"]: t for t in bench.check_targets(_fake_result())}
+    assert got["vs_torch_256"]["value"] == 1.3 and got["vs_torch_256"]["met"] is True
+    assert got["vs_torch_1024"]["met"] is False  # 1.05 < 1.1
+    assert got["vs_sklearn"]["value"] == 2.5 and got["vs_sklearn"]["met"] is False
+    assert got["peak_fraction"]["value"] == pytest.approx(0.75) and got["peak_fraction"]["met"]
+    assert got["fast_recipe_98"]["met"] is True
+    missing = {t["target"]: t for t in bench.check_targets(_fake_result(fast=None))}
+    assert missing["fast_recipe_98"]["value"] is None and missing["fast_recipe_98"]["met"] is None
+    empty = bench.check_targets({})
+    assert all(t["value"] is None and t["met"] is None for t in empty)
+
+
+def test_settings_are_validated():
+    assert bench.settings_for("quick").preset == "quick"
+    assert bench.settings_for("full", repeats=7).repeats == 7
+    with pytest.raises(ConfigError, match="preset"):
+        bench.settings_for("fastest")
+    with pytest.raises(ConfigError, match="sections"):
+        bench.settings_for("smoke", sections=("epoch", "speed"))
+    with pytest.raises(ConfigError, match="repeats"):
+        bench.settings_for("smoke", repeats=0)
+
+
+def test_gemm_ceiling_and_peak_report_rates():
+    c = bench.gemm_ceiling([20, 16, 8, 4], batch=8, repeats=1)
+    assert c["gflops"] > 0 and c["seconds_per_epoch"] > 0
+    pk = bench.matmul_peak((32,), repeats=1)
+    assert pk["peak"] == pk["numpy"]["32"] > 0
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """One `mlplab bench --smoke` run (a few seconds), shared by the tests below."""
+    out = tmp_path_factory.mktemp("bench")
+    with pytest.MonkeyPatch.context() as mp:
+        import io
+        import sys
+
+        buf = io.StringIO()
+        mp.setattr(sys, "stdout", buf)
+        code = main(["bench", "--smoke", "--json", "--threads", "1", "--out", str(out)])
+    return code, json.loads(buf.getvalue()), out
+
+
+def test_smoke_run_json_structure(smoke):
+    code, res, _ = smoke
+    assert code == 0
+    assert res["format"] == "mlplab.bench/1" and res["preset"] == "smoke"
+    env = res["environment"]
+    assert env["threads"] == 1 and "OPENBLAS_CORETYPE" in env["env"]
+    assert any(p["user_api"] == "blas" for p in env["thread_pools"])
+    ep = res["epoch"]
+    assert ep["repeats"] == 2 and ep["samples"] == 1024
+    (row,) = ep["rows"]
+    assert row["sizes"] == [784, 32, 32, 10] and row["batch"] == 64
+    assert set(row["systems"]) == {"mlplab", "torch", "sklearn", "mlplab_ref"}
+    base = row["systems"]["mlplab"]["median"]
+    for s in row["systems"].values():
+        assert len(s["runs"]) == 2 and s["min"] <= s["median"] <= s["max"]
+        assert s["ratio_to_mlplab"] == pytest.approx(s["median"] / base)
+    assert row["systems"]["mlplab"]["ratio_to_mlplab"] == 1.0
+    assert row["mlplab_gflops"] > 0
+    pk = res["peak"]
+    assert set(pk["numpy"]) == {"128", "256"} and pk["peak"] == max(pk["numpy"].values())
+    assert 0 < pk["ceiling"]["fraction_of_peak"]
+    tta = res["tta"]
+    assert tta["targets"] == [0.98, 0.985] and set(tta["systems"]) == {"mlplab", "torch", "sklearn"}
+    for s in tta["systems"].values():
+        assert set(s["reached"]) == {"0.98", "0.985"}
+        assert s["curve"] and all(0 <= c["accuracy"] <= 1 for c in s["curve"])
+        secs = [c["train_seconds"] for c in s["curve"]]
+        assert secs == sorted(secs) and s["eval_seconds"] >= 0
+    assert tta["systems"]["mlplab"]["config"]["recipe"] == "fast"
+    sc = res["scaling"]
+    assert [p["width"] for p in sc["width"]] == [16, 32]
+    assert [p["batch"] for p in sc["batch"]] == [16, 32]
+    for p in sc["width"] + sc["batch"]:
+        assert p["seconds_per_epoch"] > 0 and p["gflops"] > 0 and p["peak_memory_mib"] > 0
+    assert {t["target"] for t in res["targets"]} == {t[0] for t in bench.TARGETS}
+
+
+def test_smoke_run_writes_its_files(smoke):
+    _, res, out = smoke
+    assert json.loads((out / "bench.json").read_text())["format"] == res["format"]
+    md = (out / "bench.md").read_text()
+    for heading in (
+        "## Epoch time",
+        "## Matrix-multiply peak",
+        "## Time to test accuracy",
+        "## Cost against width",
+        "## Targets",
+    ):
+        assert heading in md
+    assert (out / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_peak_memory_grows_with_width():
+    X = np.random.default_rng(0).random((64, 20), dtype=np.float32)
+    y = np.arange(64) % 4
+    small = bench._peak_memory([20, 8, 8, 4], 16, X, y)
+    big = bench._peak_memory([20, 256, 256, 4], 16, X, y)
+    assert big > small > 0
+
+
+def test_bad_section_is_a_one_line_error(capsys):
+    assert main(["bench", "--smoke", "--only", "epoch,nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sections" in err
