@@ -22,6 +22,8 @@ COMMANDS = [
     "train",
     "evaluate",
     "predict",
+    "doctor",
+    "explain",
     "export",
     "playground",
     "reproduce",

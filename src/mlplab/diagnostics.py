@@ -446,9 +446,12 @@ class DiagnosticsRecorder(Callback):
             raise DataError(f"record must be an {FORMAT} record; got {record.get('format')!r}")
         self.record: dict = record if record is not None else {"format": FORMAT}
         self._pending: tuple[dict, list[np.ndarray]] | None = None
+        #: True once :meth:`on_train_begin` has run (a finished run resumed never trains).
+        self.started = False
 
     # ---------------------------------------------------------------------------- hooks
     def on_train_begin(self, trainer) -> None:
+        self.started = True
         model = trainer.model
         if self.probe is not None and self.probe.shape[1] != model.input_dim:
             raise DataError(
@@ -597,9 +600,15 @@ def _check_vanishing(record, checks) -> Finding | None:
     }
     advice = []
     if saturating:
+        from mlplab.core.activations import get_activation
+
+        caps = ", ".join(
+            f"{name} φ′ ≤ {max_derivative(get_activation(name)):g}"
+            for name in sorted(set(saturating))
+        )
         advice.append(
-            f"{'/'.join(sorted(set(saturating)))} layers pass at most max φ′ (σ′ ≤ 0.25) of δ "
-            "each; use ReLU-family activations (relu, gelu) with He init"
+            f"each saturating layer multiplies δ by φ′(z) ({caps}, less away from z = 0); "
+            "use ReLU-family activations (relu, gelu) with he init"
         )
     if _uses_plain_normal(record):
         advice.append(
