@@ -320,6 +320,18 @@ def test_resume_refuses_changed_settings_and_changed_data(tmp_path):
         runs.resume_run(run.dir.path)
 
 
+def test_resume_notes_a_changed_blas_thread_count(tmp_path):
+    run = runs.prepare_run(_cfg(), tmp_path / "r")
+    with pytest.raises(KeyboardInterrupt):
+        runs.execute_run(run, [_StopAfter(1)])
+    assert runs.resume_run(run.dir.path).notes == []
+    spec = run.dir.read_spec()
+    spec["environment"]["blas_threads"] = [{"api": "openblas", "threads": 977}]
+    run.dir.write_spec(spec)
+    (note,) = runs.resume_run(run.dir.path).notes
+    assert "BLAS threads changed" in note and "977" in note
+
+
 def test_load_model_falls_back_to_the_checkpoint(tmp_path):
     run = runs.prepare_run(_cfg(), tmp_path / "r")
     with pytest.raises(KeyboardInterrupt):

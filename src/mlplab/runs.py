@@ -169,6 +169,10 @@ class RunConfig:
     max_norm: float | None = None
     clip_grad_norm: float | None = None
     early_stopping: int | None = None
+    # engine (mlplab.backends.torch for "torch")
+    backend: str = "numpy"
+    device: str = "auto"
+    precision: str = "fp32"
 
     def resolved(self) -> RunConfig:
         """A validated copy with every ``None`` that stands for a default filled in.
@@ -244,6 +248,13 @@ class RunConfig:
                 raise ConfigError(f"--target is required for a CSV data set ({c.dataset})")
             if c.subset is not None or c.noise is not None:
                 raise ConfigError("--subset and --noise apply to built-in data sets, not CSV files")
+        check_choice("--backend", c.backend, ["numpy", "torch"])
+        check_choice("--device", c.device, ["auto", "cpu", "cuda"])
+        check_choice("--precision", c.precision, ["fp32", "bf16"])
+        if c.backend == "numpy" and (c.device != "auto" or c.precision != "fp32"):
+            raise ConfigError("--device and --precision apply to --backend torch")
+        if c.precision == "bf16" and c.dtype != "float32":
+            raise ConfigError("--precision bf16 needs --dtype float32")
         return c
 
     def to_dict(self) -> dict:
@@ -390,6 +401,21 @@ def add_train_args(parser) -> None:
         metavar="N",
         help="stop after N epochs without a better validation loss; keep the best weights",
     )
+    g.add_argument(
+        "--backend",
+        default=None,
+        choices=["numpy", "torch"],
+        help="engine: numpy, or the same loop on PyTorch (numpy)",
+    )
+    g.add_argument(
+        "--device", default=None, choices=["auto", "cpu", "cuda"], help="torch device (auto)"
+    )
+    g.add_argument(
+        "--precision",
+        default=None,
+        choices=["fp32", "bf16"],
+        help="torch precision; bf16 = autocast with float32 weights (fp32)",
+    )
 
 
 def given_settings(args) -> dict:
@@ -529,7 +555,21 @@ def train_config(cfg: RunConfig) -> TrainConfig:
 
 
 def build_trainer(cfg: RunConfig, model: Network, *, rng=None, callbacks=()) -> Trainer:
-    """A :class:`Trainer` with the run's optimizer, schedule and loop settings."""
+    """A :class:`Trainer` with the run's optimizer, schedule and loop settings (a
+    :class:`~mlplab.backends.torch.TorchTrainer`, the same loop on torch, for backend torch)."""
+    if cfg.backend == "torch":
+        from mlplab.backends.torch import TorchTrainer
+
+        return TorchTrainer(
+            model,
+            make_optimizer(optimizer_spec(cfg)),
+            schedule=make_schedule(cfg.schedule),
+            config=train_config(cfg),
+            rng=run_rngs(cfg.seed)[1] if rng is None else rng,
+            callbacks=callbacks,
+            device=cfg.device,
+            precision=cfg.precision,
+        )
     return Trainer(
         model,
         make_optimizer(optimizer_spec(cfg)),
@@ -882,6 +922,7 @@ class Run:
     spec: dict
     resumed_from: int | None = None  # epoch of the checkpoint a resumed run started from
     finished: bool = False  # the checkpoint says training had already ended
+    notes: list[str] = field(default_factory=list)  # for the user (e.g. BLAS threads changed)
 
 
 def default_out(dataset_name: str, root="runs") -> Path:
@@ -916,6 +957,7 @@ def prepare_run(cfg: RunConfig, out=None) -> Run:
         "schedule": trainer.schedule.spec(),
         "train": asdict(trainer.config),
         "data": _data_summary(cfg, dataset),
+        "environment": _environment(),
     }
     run_dir.write_spec(spec)
     run_dir.write_scaler(dataset)
@@ -963,6 +1005,14 @@ def resume_run(path, given: dict | None = None) -> Run:
         trainer.load_state_dict(ck["trainer"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{run_dir.checkpoint_path} does not fit this run ({exc})") from None
+    notes = []
+    saved_env, env = spec.get("environment", {}), _environment()
+    if saved_env.get("blas_threads") != env["blas_threads"]:
+        notes.append(
+            f"BLAS threads changed ({saved_env.get('blas_threads')} when the run started, "
+            f"{env['blas_threads']} now): matrix products may round differently, so the weights "
+            "can differ in the last bits from an uninterrupted run"
+        )
     return Run(
         cfg,
         run_dir,
@@ -972,7 +1022,24 @@ def resume_run(path, given: dict | None = None) -> Run:
         spec,
         resumed_from=trainer.epoch,
         finished=bool(ck.get("finished")),
+        notes=notes,
     )
+
+
+def _environment() -> dict:
+    """What, besides the settings, decides the bits of the result: versions and the BLAS
+    thread count (OpenBLAS splits a matrix product by thread, and a different split rounds
+    differently; with the same count the products are reproducible run to run)."""
+    from threadpoolctl import threadpool_info
+
+    from mlplab import __version__
+
+    blas = [
+        {"api": i.get("internal_api"), "threads": i.get("num_threads")}
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+    return {"mlplab": __version__, "numpy": np.__version__, "blas_threads": blas}
 
 
 def execute_run(run: Run, callbacks=()) -> dict:
