@@ -54,6 +54,12 @@ def add_arguments(p) -> None:
     g.add_argument(
         "--json", action="store_true", help="no progress; print one JSON object on stdout"
     )
+    g.add_argument(
+        "--doctor",
+        action="store_true",
+        help="diagnose while training (see `mlplab doctor`): findings between epochs, "
+        "DIR/diagnostics.json and figures; with --json a 'findings' list",
+    )
 
 
 def build_from_args(args) -> runs.Run:
@@ -136,7 +142,14 @@ def make_progress(console):
 
 def make_callbacks(args, run_, progress) -> list[Callback]:
     """Callbacks besides the checkpoint writer (which :func:`~mlplab.runs.execute_run` adds)."""
-    return [] if progress is None else [ProgressCallback(progress)]
+    callbacks = [] if progress is None else [ProgressCallback(progress)]
+    if args.doctor:
+        from mlplab.commands.doctor import attach_doctor
+
+        callbacks.append(
+            attach_doctor(run_, console=None if progress is None else progress.console)
+        )
+    return callbacks
 
 
 def run(args) -> int:
@@ -176,6 +189,17 @@ def run(args) -> int:
             file=sys.stderr,
         )
         return 130
+    if args.doctor:
+        from mlplab.commands.doctor import finish_doctor
+        from mlplab.diagnostics import Doctor
+
+        doctor = next(c for c in callbacks if isinstance(c, Doctor))
+        summary["findings"] = finish_doctor(doctor, run_)
+        if not args.json:
+            err.print(
+                f"doctor: {len(summary['findings'])} finding(s); {run_.dir.path}/diagnostics.json",
+                highlight=False,
+            )
     if args.json:
         print(json.dumps(_jsonable(summary)))
     else:
