@@ -102,3 +102,23 @@ def test_max_norm_is_the_projection_torch_renorm_computes():
         np.testing.assert_allclose(a.params["weight"], expect, rtol=1e-6, atol=0)
         np.testing.assert_array_equal(a.params["bias"], b.params["bias"])  # biases are free
     assert clipped > 0  # the constraint was active
+
+
+def test_train_command_takes_a_recipe(tmp_path, capsys):
+    import json
+
+    from mlplab.cli import main
+
+    out = tmp_path / "run"
+    argv = ["train", "--recipe", "fast", "--subset", "600", "--epochs", "1"]
+    argv += ["--val-fraction", "0.1", "--json", "--out", str(out)]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["dataset"] == "mnist" and summary["epochs"] == 1
+    config = json.loads((out / "spec.json").read_text())["config"]
+    fast = recipe_settings("fast")
+    for key in ("hidden", "norm", "optimizer", "lr", "momentum", "schedule", "batch_size"):
+        assert config[key] == fast[key], key
+    assert config["epochs"] == 1 and config["val_fraction"] == 0.1  # flags given still win
+    assert main(["train", "--recipe", "fast", "--resume", str(out)]) == 2
+    assert "--recipe" in capsys.readouterr().err
