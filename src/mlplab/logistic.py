@@ -180,7 +180,7 @@ def compare_with_sklearn(
     from mlplab.perceptron import is_linearly_separable
 
     X = np.asarray(X, dtype=np.float64)
-    C = float(check_range("C", C, 0.0, None, lo_open=True))
+    C = float(check_range("C", C, 0.0, None, lo_open=True, allow_inf=True))
     n = len(X)
     if np.isinf(C) and is_linearly_separable(X, y)[0]:
         raise DataError(
