@@ -370,3 +370,60 @@ def test_mnist_three_epochs_on_torch(precision):
     assert len(h) == 3
     acc = float(np.mean(m.predict(Xt) == yt))  # evaluated by the NumPy engine
     assert acc >= 0.975, acc
+
+
+# ------------------------------------------------ `mlplab train --backend torch`
+class _StopAfter(Callback):
+    """Simulates Ctrl-C right after epoch ``n`` ended (and was checkpointed)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def on_epoch_end(self, trainer):
+        if trainer.epoch == self.n:
+            raise KeyboardInterrupt
+
+
+def test_run_on_torch_resumes_bit_exact_and_matches_numpy(tmp_path):
+    from mlplab import runs
+
+    hard = dict(  # dropout (torch generator), batch norm, adamw, l1/l2, max-norm, schedule
+        dataset="moons",
+        hidden=[16, 16],
+        dropout=0.2,
+        norm="batch",
+        optimizer="adamw",
+        l1=1e-4,
+        l2=1e-4,
+        max_norm=3.0,
+        schedule="warmup_cosine",
+        epochs=5,
+        batch_size=50,
+        seed=1,
+        backend="torch",
+        device="cpu",
+    )
+    cfg = runs.RunConfig(**hard).resolved()
+    full = runs.prepare_run(cfg, tmp_path / "full")
+    assert isinstance(full.trainer, TorchTrainer)
+    runs.execute_run(full)
+    cut = runs.prepare_run(cfg, tmp_path / "cut")
+    with pytest.raises(KeyboardInterrupt):
+        runs.execute_run(cut, [_StopAfter(2)])
+    cut = runs.resume_run(cut.dir.path)
+    assert cut.resumed_from == 2 and isinstance(cut.trainer, TorchTrainer)
+    runs.execute_run(cut)
+    assert _max_diff(full.model, cut.model) == 0.0
+    assert _max_diff(full.model, Network.load(cut.dir.model_path)) == 0.0
+    # without dropout, in float64, the torch run ends where the NumPy run ends
+    plain = {**hard, "dropout": 0.0, "dtype": "float64"}
+    t = runs.prepare_run(runs.RunConfig(**plain).resolved(), tmp_path / "t")
+    runs.execute_run(t)
+    numpy_cfg = {**plain, "backend": "numpy", "device": "auto"}
+    n = runs.prepare_run(runs.RunConfig(**numpy_cfg).resolved(), tmp_path / "n")
+    runs.execute_run(n)
+    assert _max_diff(t.model, n.model) < PARITY_ATOL
+    with pytest.raises(ConfigError, match="backend torch"):
+        runs.RunConfig(**{**plain, "backend": "numpy", "precision": "bf16"}).resolved()
+    with pytest.raises(ConfigError, match="float32"):
+        runs.RunConfig(**{**plain, "precision": "bf16"}).resolved()

@@ -560,7 +560,8 @@ class TorchTrainer:
                 self.torch_opt.zero_grad()
                 with self._autocast():
                     z = self.module(Xb)
-                    loss_t = head_loss(head, z, yb)
+                # the loss in the model's dtype: targets are never rounded to bf16
+                loss_t = head_loss(head, z.to(Xt.dtype), yb)
                 loss_t.backward()
                 loss = loss_t.item() + self._penalty()
                 if not math.isfinite(loss):
