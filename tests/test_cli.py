@@ -39,3 +39,22 @@ def test_usage_errors_exit_2_with_one_line(argv, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("mlplab") and "error" in err
+
+
+def test_top_level_help_lists_every_command(capsys):
+    from mlplab.cli import COMMANDS
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for name in COMMANDS:
+        assert name in out
+
+
+@pytest.mark.parametrize("name", __import__("mlplab.cli", fromlist=["COMMANDS"]).COMMANDS)
+def test_every_command_has_help(name, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([name, "--help"])
+    assert exc.value.code == 0
+    assert "usage: mlplab " + name in capsys.readouterr().out
