@@ -286,13 +286,16 @@ class Trainer:
                 self.optimizer.lr = self.optimizer.base_lr * self.schedule(
                     self.step, self.total_steps
                 )
-                if fast is None:  # the reference path
-                    model.zero_grad()
-                    z = model.forward(Xb, training=True, rng=self.rng)
-                    loss = model.backward(yb, validated=True) + self._penalty()
-                else:
-                    z, loss = fast.forward_backward(Xb, yb, self.rng)
-                    loss += self._penalty()
+                # A diverging run overflows before its loss turns non-finite; the trainer
+                # detects that below and reports it, so NumPy's warnings would only be noise.
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    if fast is None:  # the reference path
+                        model.zero_grad()
+                        z = model.forward(Xb, training=True, rng=self.rng)
+                        loss = model.backward(yb, validated=True) + self._penalty()
+                    else:
+                        z, loss = fast.forward_backward(Xb, yb, self.rng)
+                        loss += self._penalty()
                 if not math.isfinite(loss):
                     self._diverged(params, loss)
                     break
