@@ -1,0 +1,820 @@
+"""The classic results of the text's sections 1–2: the perceptron (C01, C02), XOR with two
+layers (C03), the identity collapse (C04) and the single sigmoid neuron (C22).
+
+Every measurement reuses the library: :mod:`mlplab.perceptron` (the rule, Novikoff's bound,
+the separability LP), :mod:`mlplab.xor` (the hand-built step network, packed training of 2-H-1
+nets, the linear collapse, the brute-force best linear classifier), :mod:`mlplab.logistic`
+(the one-neuron network against scikit-learn) and :mod:`mlplab.perceptron_plots` for the
+decision-boundary and hidden-layer figures.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mlplab.core.network import Network, mlp_spec
+from mlplab.core.train import fit
+from mlplab.experiments.base import (
+    FAILS,
+    HOLDS,
+    PARTLY,
+    Experiment,
+    Judgement,
+    new_figure,
+    register,
+    score_verdict,
+    stat,
+)
+
+# ============================================================================================
+# C01 — the perceptron converges within Novikoff's bound
+# ============================================================================================
+
+
+@register
+class PerceptronConvergence(Experiment):
+    """Mistakes of the perceptron rule on many separable sets against ``(R/γ)²``.
+
+    Each set comes from :func:`mlplab.perceptron.separable_set`: ``n`` points in the unit ball
+    of ℝ^d, at distance ≥ γ₀ from a random hyperplane ``(w*, b*)`` that labels them.  The bound
+    uses that known separator (its margin in the augmented space ``(x, 1)``, where the bias is a
+    weight), and on a few sets also the maximum-margin separator (the tightest γ, from a small
+    QP).  The rule runs from zero weights in a fixed order and, as a second run, in a fresh
+    random order every epoch; Novikoff's theorem covers both.
+    """
+
+    id = "C01"
+    title = "The perceptron converges on separable data within Novikoff's bound"
+    claim = (
+        "The perceptron rule converges on linearly separable data — within Novikoff's bound "
+        "of (R/γ)² mistakes"
+    )
+    section = "1, 2.1"
+    measures = "mistakes vs (R/γ)² on many separable sets with known margin, d and γ varied"
+    rule = (
+        "Over every set and both visiting orders: holds if every run converges (a mistake-free "
+        "epoch) and no run makes more mistakes than (R/γ)² for the known separator (nor for "
+        "the max-margin one where computed); fails if any run exceeds its bound or does not "
+        "converge within the epoch cap (the theorem would be contradicted)."
+    )
+    profiles = {
+        "tiny": {
+            "dims": [2, 5],
+            "margins": [0.05, 0.2],
+            "sets_per_cell": 2,
+            "n": 100,
+            "epochs": 5000,
+            "max_margin_sets": 1,
+        },
+        "quick": {
+            "dims": [2, 5, 20],
+            "margins": [0.01, 0.03, 0.1, 0.3],
+            "sets_per_cell": 6,
+            "n": 200,
+            "epochs": 20000,
+            "max_margin_sets": 1,
+        },
+        "full": {
+            "dims": [2, 5, 20, 50],
+            "margins": [0.005, 0.01, 0.03, 0.1, 0.3],
+            "sets_per_cell": 20,
+            "n": 500,
+            "epochs": 50000,
+            "max_margin_sets": 3,
+        },
+    }
+    cost = {"tiny": 0.3, "quick": 2.0, "full": 20.0}
+
+    def measure(self, settings, seeds, rng):
+        from mlplab.perceptron import Perceptron, novikoff, separable_set
+
+        runs = []
+        example = None
+        for seed in seeds:
+            g = self.seed_rng(seed)
+            for d in settings["dims"]:
+                for gamma0 in settings["margins"]:
+                    for k in range(settings["sets_per_cell"]):
+                        s = separable_set(settings["n"], d, gamma0, g)
+                        sep = (s.w_star, s.b_star)
+                        fixed = Perceptron(epochs=settings["epochs"]).fit(s.X, s.y, separator=sep)
+                        shuf = Perceptron(
+                            epochs=settings["epochs"], shuffle=True, rng=g, compute_bound=False
+                        ).fit(s.X, s.y)
+                        r, rs = fixed.result_, shuf.result_
+                        run = {
+                            "seed": seed,
+                            "dim": d,
+                            "margin": gamma0,
+                            "R": r.R,
+                            "gamma": r.gamma,
+                            "bound": r.bound,
+                            "mistakes": r.mistakes,
+                            "converged": r.converged,
+                            "epochs": r.epochs,
+                            "mistakes_shuffled": rs.mistakes,
+                            "converged_shuffled": rs.converged,
+                            "bound_max_margin": None,
+                        }
+                        if k < settings["max_margin_sets"]:
+                            run["bound_max_margin"] = novikoff(s.X, s.y).bound
+                        runs.append(run)
+                        if example is None and d == 2:
+                            example = {
+                                "X": s.X.round(5).tolist(),
+                                "y": s.y.tolist(),
+                                "margin": gamma0,
+                            }
+        ratio = [max(r["mistakes"], r["mistakes_shuffled"]) / r["bound"] for r in runs]
+        return {
+            "n_sets": len(runs),
+            "n_points": settings["n"],
+            "runs": runs,
+            "mistakes_over_bound": stat(ratio),
+            "all_converged": all(r["converged"] and r["converged_shuffled"] for r in runs),
+            "example": example,
+        }
+
+    def judge(self, m):
+        runs = m["runs"]
+        over = [
+            r
+            for r in runs
+            if max(r["mistakes"], r["mistakes_shuffled"]) > r["bound"]
+            or (
+                r["bound_max_margin"] is not None
+                and max(r["mistakes"], r["mistakes_shuffled"]) > r["bound_max_margin"]
+            )
+        ]
+        stuck = [r for r in runs if not (r["converged"] and r["converged_shuffled"])]
+        worst = m["mistakes_over_bound"]["max"]
+        median = float(np.median(m["mistakes_over_bound"]["per_seed"]))
+        mm = [
+            max(r["mistakes"], r["mistakes_shuffled"]) / r["bound_max_margin"]
+            for r in runs
+            if r["bound_max_margin"]
+        ]
+        text = (
+            f"{len(runs)} separable sets (n = {m['n_points']}), fixed and shuffled order: "
+            f"{len(runs) - len(stuck)} of {len(runs)} converged in both orders; mistakes / "
+            f"(R/γ)² with the known separator: median {median:.3f}, max {worst:.3f}"
+        )
+        if mm:
+            text += f"; against the max-margin bound (on {len(mm)} sets) max {max(mm):.3f}"
+        if over or stuck:
+            return Judgement(
+                FAILS,
+                text + f"; {len(over)} run(s) above the bound, {len(stuck)} not converged.",
+            )
+        return Judgement(HOLDS, text + "; the bound held on every run, usually far from tight.")
+
+    def figures(self, m):
+        from mlplab.perceptron import Perceptron
+        from mlplab.perceptron_plots import plot_perceptron
+
+        fig, (ax, ax2) = new_figure(2, 1, width=10.5, height=4.0)
+        dims = sorted({r["dim"] for r in m["runs"]})
+        colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
+        for d, c in zip(dims, colors):
+            rs = [r for r in m["runs"] if r["dim"] == d]
+            ax.scatter(
+                [r["bound"] for r in rs],
+                [max(r["mistakes"], 0.8) for r in rs],
+                s=14,
+                color=c,
+                alpha=0.7,
+                label=f"d = {d}",
+            )
+            mm = [r for r in rs if r["bound_max_margin"]]
+            ax.scatter(
+                [r["bound_max_margin"] for r in mm],
+                [max(r["mistakes"], 0.8) for r in mm],
+                s=40,
+                marker="x",
+                color=c,
+            )
+        lo = min(r["bound_max_margin"] or r["bound"] for r in m["runs"])
+        hi = max(r["bound"] for r in m["runs"])
+        ax.loglog([lo, hi], [lo, hi], "k--", lw=1, label="mistakes = (R/γ)²")
+        ax.set(
+            xlabel="Novikoff bound (R/γ)²  (dots: known separator; ×: max margin)",
+            ylabel="mistakes (fixed order)",
+            title="Perceptron mistakes vs bound",
+        )
+        ax.legend(fontsize=8)
+        ex = m["example"]
+        if ex is not None:
+            X, y = np.asarray(ex["X"]), np.asarray(ex["y"])
+            model = Perceptron(epochs=20000, compute_bound=False).fit(X, y)
+            plot_perceptron(ax2, model, X, y, f"a 2-D set with margin {ex['margin']}")
+        return [("mistakes vs Novikoff's bound, and one learned separator", fig)]
+
+
+# ============================================================================================
+# C02 — a single-layer perceptron cannot solve XOR
+# ============================================================================================
+
+
+@register
+class PerceptronXor(Experiment):
+    """The perceptron rule on the four XOR points: never a mistake-free epoch; the weights cycle.
+
+    In a fixed visiting order the state ``(w, b)`` at an epoch boundary determines the future,
+    so a repeated state proves the run never converges (:class:`mlplab.perceptron.Perceptron`
+    detects it).  Shuffled orders are run per seed too, and the LP separability check and the
+    pocket variant's best accuracy complete the picture.
+    """
+
+    id = "C02"
+    title = "A single-layer perceptron cannot solve XOR"
+    claim = "A single-layer perceptron cannot solve XOR"
+    section = "2.2"
+    measures = "mistakes per epoch (never 0); a repeated weight state (a cycle); LP separability"
+    rule = (
+        "holds if the LP finds XOR not linearly separable, no run (fixed order, and a shuffled "
+        "order per seed and learning rate) ever has a mistake-free epoch, and the fixed-order "
+        "run's weights provably cycle; partly if no run converges but no cycle is found within "
+        "the epoch cap; fails if any run reaches a mistake-free epoch."
+    )
+    profiles = {
+        "tiny": {"epochs": 50, "lrs": [1.0, 0.1], "shuffled_runs": 2},
+        "quick": {"epochs": 500, "lrs": [1.0, 0.1, 0.01], "shuffled_runs": 10},
+        "full": {"epochs": 2000, "lrs": [1.0, 0.1, 0.01], "shuffled_runs": 50},
+    }
+    cost = {"tiny": 0.1, "quick": 0.5, "full": 3.0}
+
+    def measure(self, settings, seeds, rng):
+        from mlplab.perceptron import Perceptron, is_linearly_separable
+        from mlplab.xor import XOR_X, XOR_Y
+
+        separable, _ = is_linearly_separable(XOR_X, XOR_Y)
+        fixed = Perceptron(epochs=settings["epochs"], record_history=True, pocket=True).fit(
+            XOR_X, XOR_Y
+        )
+        r = fixed.result_
+        shuffled = []
+        for seed in seeds:
+            g = self.seed_rng(seed)
+            for lr in settings["lrs"]:
+                for _ in range(settings["shuffled_runs"]):
+                    rs = (
+                        Perceptron(
+                            lr=lr,
+                            epochs=settings["epochs"],
+                            shuffle=True,
+                            rng=g,
+                            compute_bound=False,
+                            pocket=True,
+                        )
+                        .fit(XOR_X, XOR_Y)
+                        .result_
+                    )
+                    shuffled.append(
+                        {
+                            "lr": lr,
+                            "converged": rs.converged,
+                            "min_mistakes_per_epoch": min(rs.mistakes_per_epoch),
+                            "pocket_accuracy": rs.accuracy,
+                        }
+                    )
+        return {
+            "lp_separable": bool(separable),
+            "fixed_order": {
+                "epochs": r.epochs,
+                "converged": r.converged,
+                "mistakes_per_epoch": r.mistakes_per_epoch[:60],
+                "min_mistakes_per_epoch": min(r.mistakes_per_epoch),
+                "cycle_detected": r.cycle_detected,
+                "cycle_length": r.cycle_length,
+                "cycle_start": r.cycle_start,
+                "weights_history": r.weights_history[:40],
+                "pocket_accuracy": r.accuracy,
+            },
+            "shuffled_runs": len(shuffled),
+            "shuffled_converged": sum(s["converged"] for s in shuffled),
+            "shuffled_min_mistakes_per_epoch": min(s["min_mistakes_per_epoch"] for s in shuffled),
+            "pocket_accuracy": stat([s["pocket_accuracy"] for s in shuffled]),
+        }
+
+    def judge(self, m):
+        f = m["fixed_order"]
+        never = (
+            not f["converged"]
+            and f["min_mistakes_per_epoch"] >= 1
+            and m["shuffled_converged"] == 0
+            and m["shuffled_min_mistakes_per_epoch"] >= 1
+        )
+        cyc = (
+            f"the weights repeat with period {f['cycle_length']} epoch(s) from epoch "
+            f"{f['cycle_start']}"
+            if f["cycle_detected"]
+            else "no repeated weight state was found"
+        )
+        text = (
+            f"LP separability check: {'separable' if m['lp_separable'] else 'not separable'}. "
+            f"Fixed order, {f['epochs']} epochs: at least {f['min_mistakes_per_epoch']} "
+            f"mistake(s) every epoch, {cyc}; {m['shuffled_runs']} shuffled runs: "
+            f"{m['shuffled_converged']} converged, at least "
+            f"{m['shuffled_min_mistakes_per_epoch']} mistake(s) per epoch; the pocket's best "
+            f"accuracy is {m['pocket_accuracy']['max']:.2f}"
+        )
+        if not never or m["lp_separable"]:
+            return Judgement(FAILS, text + ".")
+        if not f["cycle_detected"]:
+            return Judgement(PARTLY, text + "; non-convergence is seen but not proved.")
+        return Judgement(HOLDS, text + ".")
+
+    def figures(self, m):
+        from mlplab.perceptron import Perceptron
+        from mlplab.perceptron_plots import plot_perceptron
+        from mlplab.xor import XOR_X, XOR_Y
+
+        fig, (ax0, ax1, ax2) = new_figure(3, 1, width=13, height=3.8)
+        f = m["fixed_order"]
+        model = Perceptron(epochs=f["epochs"], compute_bound=False).fit(XOR_X, XOR_Y)
+        plot_perceptron(ax0, model, XOR_X, XOR_Y, "perceptron on XOR (last weights)")
+        mpe = f["mistakes_per_epoch"]
+        ax1.bar(np.arange(1, len(mpe) + 1), mpe, color="tab:red")
+        ax1.axhline(0, color="black", lw=0.8)
+        ax1.set(
+            xlabel="epoch (fixed order)",
+            ylabel="mistakes",
+            title="Mistakes per epoch never reach 0",
+            ylim=(0, 4.5),
+        )
+        W = np.asarray(f["weights_history"], dtype=float)
+        for j, name in enumerate(["w1", "w2", "b"]):
+            ax2.plot(np.arange(1, len(W) + 1), W[:, j], "o-", ms=3, label=name)
+        if f["cycle_detected"]:
+            ax2.axvspan(
+                f["cycle_start"], f["cycle_start"] + f["cycle_length"], color="grey", alpha=0.2
+            )
+        ax2.set(
+            xlabel="epoch",
+            ylabel="weight at epoch end",
+            title=f"Weights cycle (period {f['cycle_length']}, shaded)",
+        )
+        ax2.legend(fontsize=8)
+        return [("perceptron on XOR: boundary, mistakes per epoch, weight cycle", fig)]
+
+
+# ============================================================================================
+# C03 — two layers solve XOR
+# ============================================================================================
+
+
+def _net_from_state(activation: str, width: int, state: dict) -> Network:
+    net = Network(mlp_spec([2, width, 1], activation, head="sigmoid_bce", dtype="float64"))
+    net.load_state_dict({k: np.asarray(v, dtype=np.float64) for k, v in state.items()})
+    return net
+
+
+@register
+class TwoLayerXor(Experiment):
+    """The text's hand-built AND-NOT / OR step network, and trained 2-H-1 networks.
+
+    Trained nets: :func:`mlplab.xor.train_xor` (full-batch Adam on the four points, each net
+    with the engine's default init for its activation).  A net *succeeds* when all four points
+    are classified correctly after the budget.  Each ledger seed trains its own block of
+    ``nets`` networks (net seeds ``seed·nets … seed·nets + nets − 1``), so the success rate per
+    cell is a mean over seeds with its spread.
+    """
+
+    id = "C03"
+    title = "Two layers solve XOR"
+    claim = "Two layers solve XOR"
+    section = "2.2"
+    measures = "hand-built AND-NOT / OR net's truth table; success rate of trained 2-H-1 nets"
+    rule = (
+        "holds if the hand-built network reproduces the XOR truth table and, for every "
+        "activation, trained 2-H-1 nets at the widest width succeed at least 90 % of the time "
+        "(mean over seeds); partly if the hand-built net is right and some trained nets solve "
+        "XOR but some activation stays below 90 %; fails if the hand-built net is wrong or no "
+        "trained net ever solves XOR."
+    )
+    profiles = {
+        "tiny": {
+            "activations": ["tanh", "relu"],
+            "widths": [2, 8],
+            "nets": 8,
+            "epochs": 300,
+            "lr": 0.1,
+        },
+        "quick": {
+            "activations": ["sigmoid", "tanh", "relu"],
+            "widths": [2, 3, 4, 8],
+            "nets": 25,
+            "epochs": 500,
+            "lr": 0.1,
+        },
+        "full": {
+            "activations": ["sigmoid", "tanh", "relu", "gelu"],
+            "widths": [2, 3, 4, 8, 16],
+            "nets": 100,
+            "epochs": 1000,
+            "lr": 0.1,
+        },
+    }
+    cost = {"tiny": 0.5, "quick": 5.0, "full": 40.0}
+
+    def measure(self, settings, seeds, rng):
+        from mlplab.xor import XOR_Y, hand_built_xor, train_xor, xor_truth_table
+
+        table = xor_truth_table(hand_built_xor())
+        exact = all(row["y"] == int(t) for row, t in zip(table, XOR_Y))
+        nets = settings["nets"]
+        cells: dict[str, dict] = {}
+        example = None
+        for a in settings["activations"]:
+            cells[a] = {}
+            for w in settings["widths"]:
+                rates, losses = [], []
+                for seed in seeds:
+                    block = range(seed * nets, (seed + 1) * nets)
+                    run = train_xor(a, w, block, epochs=settings["epochs"], lr=settings["lr"])
+                    rates.append(run.rate)
+                    losses.append(float(np.median(run.final_loss)))
+                    if example is None and w == 2 and any(run.success):
+                        k = run.success.index(True)
+                        _, (net,) = train_xor(
+                            a,
+                            w,
+                            [run.seeds[k]],
+                            epochs=settings["epochs"],
+                            lr=settings["lr"],
+                            return_networks=True,
+                        )
+                        example = {
+                            "activation": a,
+                            "width": w,
+                            "net_seed": run.seeds[k],
+                            "state": {k2: v.tolist() for k2, v in net.state_dict().items()},
+                        }
+                cells[a][str(w)] = {"success_rate": stat(rates), "median_final_loss": stat(losses)}
+        return {
+            "hand_built": {"truth_table": table, "exact": exact},
+            "nets_per_seed": nets,
+            "epochs": settings["epochs"],
+            "lr": settings["lr"],
+            "trained": cells,
+            "example": example,
+        }
+
+    def judge(self, m):
+        exact = m["hand_built"]["exact"]
+        cells = m["trained"]
+        widest = {a: max(c, key=int) for a, c in cells.items()}
+        top = {a: cells[a][widest[a]]["success_rate"]["mean"] for a in cells}
+        narrow = {a: cells[a][min(c, key=int)]["success_rate"]["mean"] for a, c in cells.items()}
+        any_success = any(
+            (cell["success_rate"]["max"] or 0) > 0 for c in cells.values() for cell in c.values()
+        )
+        n = m["nets_per_seed"]
+        text = (
+            f"Hand-built step net: truth table {'exact' if exact else 'WRONG'}. Trained 2-H-1 "
+            f"nets ({n} per seed, Adam lr {m['lr']}, {m['epochs']} full-batch steps), success "
+            "at the widest width: "
+            + ", ".join(f"{a} H={widest[a]} {100 * top[a]:.0f}%" for a in cells)
+            + "; at the narrowest: "
+            + ", ".join(f"{a} H={min(cells[a], key=int)} {100 * narrow[a]:.0f}%" for a in cells)
+        )
+        if not exact or not any_success:
+            return Judgement(FAILS, text + ".")
+        if all(v >= 0.9 for v in top.values()):
+            return Judgement(
+                HOLDS,
+                text + " — two layers can represent XOR and training finds it once the hidden "
+                "layer is a little wider than the minimum.",
+            )
+        return Judgement(PARTLY, text + "; some activation does not reliably learn it.")
+
+    def figures(self, m):
+        from mlplab.perceptron_plots import xor_network_figure
+        from mlplab.xor import hand_built_xor
+
+        panels = [("hand-built (step)", hand_built_xor())]
+        ex = m["example"]
+        if ex is not None:
+            net = _net_from_state(ex["activation"], ex["width"], ex["state"])
+            panels.append((f"trained {ex['activation']} 2-{ex['width']}-1", net))
+        fig1 = xor_network_figure(panels)
+        fig2, ax = new_figure(width=6.4, height=3.6)
+        for a, c in m["trained"].items():
+            ws = sorted(c, key=int)
+            mean = [100 * c[w]["success_rate"]["mean"] for w in ws]
+            lo = [100 * c[w]["success_rate"]["min"] for w in ws]
+            hi = [100 * c[w]["success_rate"]["max"] for w in ws]
+            x = [int(w) for w in ws]
+            ax.plot(x, mean, "o-", label=a)
+            ax.fill_between(x, lo, hi, alpha=0.15)
+        ax.set_xscale("log", base=2)
+        ax.set(
+            xlabel="hidden width H",
+            ylabel="nets solving XOR (%)",
+            ylim=(-3, 103),
+            title="Trained 2-H-1 nets: success rate (band: min–max over seeds)",
+        )
+        ax.legend(fontsize=8)
+        return [
+            ("decision regions and the hidden layer's view (hand-built and trained)", fig1),
+            ("success rate per width and activation", fig2),
+        ]
+
+
+# ============================================================================================
+# C04 — identity activations collapse to one linear map
+# ============================================================================================
+
+
+@register
+class IdentityCollapse(Experiment):
+    """A deep net with identity activations is one affine map; on XOR it is stuck at 3/4.
+
+    (a) Random float64 identity nets of several depths are collapsed by
+    :func:`mlplab.xor.collapse_linear` into ``W = W_L⋯W_1``, ``b = W_L(⋯(W_2b_1 + b_2)⋯) + b_L``
+    and compared with the layer-by-layer forward pass.  (b) :func:`mlplab.xor.best_linear_accuracy`
+    checks all 16 labellings of the XOR points for linear separability.  (c) Identity nets of
+    several depths are trained on XOR by the engine; their accuracy and loss are recorded.
+    """
+
+    id = "C04"
+    title = "With the identity activation a deep MLP collapses to one linear map"
+    claim = "With the identity activation a deep MLP collapses to one linear map"
+    section = "2.3"
+    measures = "composed net vs W₂W₁x + (W₂b₁+b₂); best XOR accuracy of any linear model"
+    rule = (
+        "Three parts: (a) the layer-by-layer output equals the collapsed W x + b to rounding "
+        "(max deviation ≤ 1e-10 relative to the output scale) for every depth and seed; (b) the "
+        "best accuracy of any linear classifier on XOR is 0.75; (c) no trained identity net, "
+        "whatever its depth, classifies XOR better than 0.75. holds if all three are true, "
+        "partly if two, fails otherwise."
+    )
+    profiles = {
+        "tiny": {"depths": [2, 4], "width": 8, "points": 64, "train_depths": [1, 3], "epochs": 200},
+        "quick": {
+            "depths": [2, 3, 5, 8],
+            "width": 16,
+            "points": 256,
+            "train_depths": [1, 2, 4],
+            "epochs": 1000,
+        },
+        "full": {
+            "depths": [2, 3, 5, 8, 16],
+            "width": 64,
+            "points": 1024,
+            "train_depths": [1, 2, 4, 8],
+            "epochs": 3000,
+        },
+    }
+    cost = {"tiny": 0.2, "quick": 1.0, "full": 5.0}
+
+    TOL = 1e-10
+
+    def measure(self, settings, seeds, rng):
+        from mlplab.xor import XOR_X, XOR_Y, best_linear_accuracy, collapse_linear
+
+        dev: dict[str, list[float]] = {str(d): [] for d in settings["depths"]}
+        trained: dict[str, dict] = {}
+        example = None
+        for seed in seeds:
+            g = self.seed_rng(seed)
+            for d in settings["depths"]:
+                sizes = [3, *([settings["width"]] * (d - 1)), 2]
+                net = Network(mlp_spec(sizes, "identity", head="identity_mse", dtype="float64"), g)
+                for _, layer in net.dense_layers():
+                    layer.params["bias"][...] = g.normal(size=layer.params["bias"].shape)
+                X = g.normal(size=(settings["points"], 3))
+                W, b = collapse_linear(net)
+                out = net.forward(X)
+                scale = float(np.max(np.abs(out)))
+                dev[str(d)].append(float(np.max(np.abs(out - (X @ W.T + b)))) / scale)
+        for depth in settings["train_depths"]:
+            accs, losses = [], []
+            for seed in seeds:
+                g = self.seed_rng(seed)
+                net = Network(
+                    mlp_spec(
+                        [2, *([4] * depth), 1], "identity", head="sigmoid_bce", dtype="float64"
+                    ),
+                    g,
+                )
+                fit(
+                    net,
+                    XOR_X,
+                    XOR_Y,
+                    optimizer="adam",
+                    lr=0.05,
+                    epochs=settings["epochs"],
+                    batch_size=4,
+                    shuffle=False,
+                    rng=g,
+                )
+                accs.append(float(np.mean(net.predict(XOR_X).reshape(-1) == XOR_Y)))
+                losses.append(float(net.loss(XOR_X, XOR_Y)))
+                if example is None and depth == 1:
+                    example = {k: v.tolist() for k, v in net.state_dict().items()}
+            trained[str(depth)] = {"accuracy": stat(accs), "loss": stat(losses)}
+        best = best_linear_accuracy()
+        return {
+            "relative_deviation": {d: stat(v) for d, v in dev.items()},
+            "best_linear_accuracy": best["best_accuracy"],
+            "separable_labellings": best["n_separable"],
+            "inseparable_labellings": best["inseparable_labellings"],
+            "trained_identity_nets": trained,
+            "log2": math.log(2.0),
+            "example": example,
+        }
+
+    def judge(self, m):
+        worst = max(s["max"] for s in m["relative_deviation"].values())
+        best = m["best_linear_accuracy"]
+        top = max(t["accuracy"]["max"] for t in m["trained_identity_nets"].values())
+        low_loss = min(t["loss"]["min"] for t in m["trained_identity_nets"].values())
+        checks = {
+            "collapse to rounding": worst <= self.TOL,
+            "best linear accuracy 0.75": abs(best - 0.75) < 1e-12,
+            "trained identity nets ≤ 0.75": top <= 0.75 + 1e-12,
+        }
+        passed = sum(checks.values())
+        text = (
+            f"Max deviation of the layer-by-layer output from W x + b: {worst:.1e} relative "
+            f"(depths {', '.join(m['relative_deviation'])}); best linear classifier on XOR: "
+            f"{best:.2f} ({m['separable_labellings']} of 16 labellings separable, the two "
+            f"inseparable ones are XOR and XNOR); trained identity nets of "
+            f"{', '.join(m['trained_identity_nets'])} hidden layer(s): best accuracy {top:.2f}, "
+            f"lowest loss {low_loss:.4f} (ln 2 = {m['log2']:.4f})"
+        )
+        if passed < 3:
+            text += "; not true: " + ", ".join(k for k, ok in checks.items() if not ok)
+        return Judgement(score_verdict(passed, 3, fails_at_most=1), text + ".")
+
+    def figures(self, m):
+        from mlplab.perceptron_plots import xor_network_figure
+
+        panels = []
+        if m["example"] is not None:
+            net = _net_from_state("identity", 4, m["example"])
+            panels.append(("trained identity 2-4-1", net))
+        fig1 = xor_network_figure(panels) if panels else None
+        fig2, ax = new_figure(width=6.0, height=3.4)
+        ds = list(m["relative_deviation"])
+        ax.semilogy(
+            [int(d) for d in ds],
+            [max(m["relative_deviation"][d]["max"], 1e-18) for d in ds],
+            "o-",
+            label="max relative deviation",
+        )
+        ax.axhline(self.TOL, color="grey", ls=":", label="rule: 1e-10")
+        ax.axhline(np.finfo(np.float64).eps, color="tab:green", ls="--", lw=0.8, label="float64 ε")
+        ax.set(
+            xlabel="depth (dense layers)",
+            ylabel="|net(x) − (Wx + b)| / max|net(x)|",
+            title="Identity net vs its collapsed affine map",
+        )
+        ax.legend(fontsize=8)
+        out = [("collapse deviation vs depth", fig2)]
+        if fig1 is not None:
+            out.insert(0, ("a trained identity net on XOR: input space and hidden view", fig1))
+        return out
+
+
+# ============================================================================================
+# C22 — a single sigmoid neuron is logistic regression
+# ============================================================================================
+
+
+@register
+class SigmoidNeuronLogistic(Experiment):
+    """The one-neuron mlplab network against scikit-learn's ``LogisticRegression``.
+
+    Both sides solve the same problem: mean BCE + ½λ‖w‖² in mlplab with ``λ = 1/(C·n)`` is
+    scikit-learn's ``C·Σ BCE + ½‖w‖²`` divided by ``C·n``.  Two cases: (a) overlapping
+    Gaussian classes without a penalty (the maximum-likelihood solution exists), (b) linearly
+    separable data with the same L2 penalty on both (C = 1).  The neuron is trained by the
+    engine alone (full-batch Nesterov SGD, no Newton finish).  A third measurement shows why
+    case (b) needs the penalty: without it the weight norm on separable data keeps growing.
+    """
+
+    id = "C22"
+    title = "A single sigmoid neuron is logistic regression"
+    claim = "A single sigmoid neuron is logistic regression"
+    section = "2.1"
+    measures = (
+        "one-neuron mlplab model vs scikit-learn LogisticRegression: coefficients on "
+        "non-separable data (no penalty) and on separable data with the same L2 penalty"
+    )
+    rule = (
+        "Relative coefficient difference ‖θ_mlplab − θ_sklearn‖∞ / ‖θ_sklearn‖∞ (weights and "
+        "intercept), worst over sets: holds if ≤ 1e-6 in both cases, partly if ≤ 1e-3, fails "
+        "otherwise."
+    )
+    profiles = {
+        "tiny": {"dims": [2, 5], "n": 200, "epochs": 300, "C": 1.0, "growth_epochs": [10, 100]},
+        "quick": {
+            "dims": [2, 5, 20],
+            "n": 1000,
+            "epochs": 800,
+            "C": 1.0,
+            "growth_epochs": [10, 30, 100, 300, 1000, 3000],
+        },
+        "full": {
+            "dims": [2, 5, 20, 50],
+            "n": 5000,
+            "epochs": 1500,
+            "C": 1.0,
+            "growth_epochs": [10, 30, 100, 300, 1000, 3000, 10000],
+        },
+    }
+    cost = {"tiny": 0.5, "quick": 2.0, "full": 10.0}
+
+    def measure(self, settings, seeds, rng):
+        from mlplab.logistic import compare_with_sklearn, fit_sigmoid_neuron, overlapping_gaussians
+        from mlplab.perceptron import separable_set
+
+        cases: dict[str, dict] = {"no_penalty": {}, "l2_separable": {}}
+        example = None
+        for d in settings["dims"]:
+            a, b = [], []
+            for seed in seeds:
+                g = self.seed_rng(seed)
+                X, y = overlapping_gaussians(settings["n"], d, g)
+                ra = compare_with_sklearn(X, y, epochs=settings["epochs"])
+                s = separable_set(settings["n"], d, 0.05, g)
+                ys = (s.y > 0).astype(np.int64)
+                rb = compare_with_sklearn(s.X, ys, C=settings["C"], epochs=settings["epochs"])
+                a.append(ra["rel_diff"])
+                b.append(rb["rel_diff"])
+                if example is None:
+                    example = {"no_penalty": ra, "l2_separable": rb, "dim": d}
+                elif d > example["dim"] and seed == seeds[0]:
+                    example = {"no_penalty": ra, "l2_separable": rb, "dim": d}
+            cases["no_penalty"][str(d)] = stat(a)
+            cases["l2_separable"][str(d)] = stat(b)
+        g = self.seed_rng(seeds[0])
+        s = separable_set(settings["n"], 2, 0.05, g)
+        ys = (s.y > 0).astype(np.int64)
+        growth = []
+        for e in settings["growth_epochs"]:
+            free = fit_sigmoid_neuron(s.X, ys, epochs=e)
+            pen = fit_sigmoid_neuron(s.X, ys, epochs=e, l2=1.0 / (settings["C"] * settings["n"]))
+            growth.append(
+                {
+                    "epochs": e,
+                    "norm_no_penalty": float(np.linalg.norm(free.coef)),
+                    "norm_l2": float(np.linalg.norm(pen.coef)),
+                }
+            )
+        return {
+            "n": settings["n"],
+            "C": settings["C"],
+            "cases": cases,
+            "example": example,
+            "separable_growth": growth,
+        }
+
+    def judge(self, m):
+        worst = {c: max(s["max"] for s in v.values()) for c, v in m["cases"].items()}
+        w = max(worst.values())
+        verdict = HOLDS if w <= 1e-6 else PARTLY if w <= 1e-3 else FAILS
+        g = m["separable_growth"]
+        text = (
+            f"Worst relative coefficient difference to scikit-learn: {worst['no_penalty']:.1e} "
+            f"without penalty on overlapping classes, {worst['l2_separable']:.1e} with the same "
+            f"L2 penalty (C = {m['C']}, λ = 1/(C·n)) on separable data (n = {m['n']}). Without "
+            f"a penalty on separable data ‖w‖ grows from {g[0]['norm_no_penalty']:.2f} to "
+            f"{g[-1]['norm_no_penalty']:.2f} over {g[0]['epochs']}–{g[-1]['epochs']} epochs "
+            f"(no maximum-likelihood solution), while with it ‖w‖ settles at "
+            f"{g[-1]['norm_l2']:.2f}."
+        )
+        return Judgement(verdict, text)
+
+    def figures(self, m):
+        fig, (ax, ax2) = new_figure(2, 1, width=10, height=3.8)
+        ex = m["example"]
+        for case, marker, label in (
+            ("no_penalty", "o", "overlapping, no penalty"),
+            ("l2_separable", "s", f"separable, L2 (C = {m['C']})"),
+        ):
+            a, b = np.asarray(ex[case]["sklearn"]), np.asarray(ex[case]["mlplab"])
+            ax.scatter(a, b, marker=marker, s=28, alpha=0.8, label=label)
+        lim = max(abs(v) for c in ("no_penalty", "l2_separable") for v in ex[c]["sklearn"])
+        ax.plot([-lim, lim], [-lim, lim], "k--", lw=0.8)
+        ax.set(
+            xlabel="scikit-learn coefficient",
+            ylabel="mlplab one-neuron coefficient",
+            title=f"Coefficients (d = {ex['dim']}, weights and intercept)",
+        )
+        ax.legend(fontsize=8)
+        g = m["separable_growth"]
+        e = [r["epochs"] for r in g]
+        ax2.semilogx(e, [r["norm_no_penalty"] for r in g], "o-", label="no penalty")
+        ax2.semilogx(e, [r["norm_l2"] for r in g], "s-", label="L2 penalty")
+        ax2.set(
+            xlabel="training epochs",
+            ylabel="‖w‖",
+            title="Separable data: ‖w‖ grows without a penalty",
+        )
+        ax2.legend(fontsize=8)
+        return [("one sigmoid neuron vs scikit-learn's logistic regression", fig)]
