@@ -16,6 +16,7 @@ import numpy as np
 
 from mlplab.core.network import Network, mlp_spec
 from mlplab.core.train import fit
+from mlplab.errors import DataError
 from mlplab.experiments.base import (
     FAILS,
     HOLDS,
@@ -38,11 +39,16 @@ class PerceptronConvergence(Experiment):
     """Mistakes of the perceptron rule on many separable sets against ``(R/γ)²``.
 
     Each set comes from :func:`mlplab.perceptron.separable_set`: ``n`` points in the unit ball
-    of ℝ^d, at distance ≥ γ₀ from a random hyperplane ``(w*, b*)`` that labels them.  The bound
-    uses that known separator (its margin in the augmented space ``(x, 1)``, where the bias is a
+    of ℝ^d, at distance ≥ γ₀ from a random hyperplane ``(w*, b*)`` that labels them.  γ₀ is
+    given as a multiple ``c`` of ``σ_d = 1/√(d + 2)``, the spread of a uniform point of the ball
+    along any direction (so a margin means the same thing in every dimension), capped at 0.45;
+    a set that came out with fewer than two points in a class is drawn again.  The bound uses
+    the known separator (its margin in the augmented space ``(x, 1)``, where the bias is a
     weight), and on a few sets also the maximum-margin separator (the tightest γ, from a small
     QP).  The rule runs from zero weights in a fixed order and, as a second run, in a fresh
-    random order every epoch; Novikoff's theorem covers both.
+    random order every epoch; Novikoff's theorem covers both.  Each run may use ⌈(R/γ)²⌉ + 1
+    epochs: every epoch without convergence has a mistake, so a run still going after that
+    many epochs has already broken the bound.
     """
 
     id = "C01"
@@ -62,47 +68,58 @@ class PerceptronConvergence(Experiment):
     profiles = {
         "tiny": {
             "dims": [2, 5],
-            "margins": [0.05, 0.2],
+            "margin_scales": [0.1, 0.5],
             "sets_per_cell": 2,
             "n": 100,
-            "epochs": 5000,
             "max_margin_sets": 1,
         },
         "quick": {
             "dims": [2, 5, 20],
-            "margins": [0.01, 0.03, 0.1, 0.3],
+            "margin_scales": [0.05, 0.15, 0.5, 1.0],
             "sets_per_cell": 6,
             "n": 200,
-            "epochs": 20000,
             "max_margin_sets": 1,
         },
         "full": {
             "dims": [2, 5, 20, 50],
-            "margins": [0.005, 0.01, 0.03, 0.1, 0.3],
-            "sets_per_cell": 20,
+            "margin_scales": [0.03, 0.05, 0.15, 0.5, 1.0],
+            "sets_per_cell": 12,
             "n": 500,
-            "epochs": 50000,
-            "max_margin_sets": 3,
+            "max_margin_sets": 1,
         },
     }
     cost = {"tiny": 0.3, "quick": 2.0, "full": 20.0}
+
+    MAX_DRAWS = 50
 
     def measure(self, settings, seeds, rng):
         from mlplab.perceptron import Perceptron, novikoff, separable_set
 
         runs = []
         example = None
+        redraws = 0
         for seed in seeds:
             g = self.seed_rng(seed)
             for d in settings["dims"]:
-                for gamma0 in settings["margins"]:
+                for c in settings["margin_scales"]:
+                    gamma0 = min(c / math.sqrt(d + 2), 0.45)
                     for k in range(settings["sets_per_cell"]):
-                        s = separable_set(settings["n"], d, gamma0, g)
+                        for _ in range(self.MAX_DRAWS):
+                            s = separable_set(settings["n"], d, gamma0, g)
+                            if min(np.sum(s.y > 0), np.sum(s.y < 0)) >= 2:
+                                break
+                            redraws += 1
+                        else:
+                            raise DataError(
+                                f"no set with both classes in {self.MAX_DRAWS} draws (d = {d}, "
+                                f"margin {gamma0:.3g}); use a smaller margin scale"
+                            )
                         sep = (s.w_star, s.b_star)
-                        fixed = Perceptron(epochs=settings["epochs"]).fit(s.X, s.y, separator=sep)
-                        shuf = Perceptron(
-                            epochs=settings["epochs"], shuffle=True, rng=g, compute_bound=False
-                        ).fit(s.X, s.y)
+                        cap = math.ceil(novikoff(s.X, s.y, sep).bound) + 1
+                        fixed = Perceptron(epochs=cap).fit(s.X, s.y, separator=sep)
+                        shuf = Perceptron(epochs=cap, shuffle=True, rng=g, compute_bound=False).fit(
+                            s.X, s.y
+                        )
                         r, rs = fixed.result_, shuf.result_
                         run = {
                             "seed": seed,
@@ -125,7 +142,7 @@ class PerceptronConvergence(Experiment):
                             example = {
                                 "X": s.X.round(5).tolist(),
                                 "y": s.y.tolist(),
-                                "margin": gamma0,
+                                "margin": round(gamma0, 4),
                             }
         ratio = [max(r["mistakes"], r["mistakes_shuffled"]) / r["bound"] for r in runs]
         return {
@@ -134,6 +151,7 @@ class PerceptronConvergence(Experiment):
             "runs": runs,
             "mistakes_over_bound": stat(ratio),
             "all_converged": all(r["converged"] and r["converged_shuffled"] for r in runs),
+            "redrawn_sets": redraws,
             "example": example,
         }
 
@@ -207,7 +225,7 @@ class PerceptronConvergence(Experiment):
         ex = m["example"]
         if ex is not None:
             X, y = np.asarray(ex["X"]), np.asarray(ex["y"])
-            model = Perceptron(epochs=20000, compute_bound=False).fit(X, y)
+            model = Perceptron(epochs=100000, compute_bound=False).fit(X, y)
             plot_perceptron(ax2, model, X, y, f"a 2-D set with margin {ex['margin']}")
         return [("mistakes vs Novikoff's bound, and one learned separator", fig)]
 
@@ -241,7 +259,7 @@ class PerceptronXor(Experiment):
     profiles = {
         "tiny": {"epochs": 50, "lrs": [1.0, 0.1], "shuffled_runs": 2},
         "quick": {"epochs": 500, "lrs": [1.0, 0.1, 0.01], "shuffled_runs": 10},
-        "full": {"epochs": 2000, "lrs": [1.0, 0.1, 0.01], "shuffled_runs": 50},
+        "full": {"epochs": 2000, "lrs": [1.0, 0.1, 0.01], "shuffled_runs": 20},
     }
     cost = {"tiny": 0.1, "quick": 0.5, "full": 3.0}
 

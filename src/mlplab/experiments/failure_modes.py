@@ -585,10 +585,10 @@ class Regularizers(Experiment):
         },
         "full": {
             "n_train": 500,
-            "n_val": 2000,
+            "n_val": 1000,
             "n_test": None,
             "width": 256,
-            "epochs": 150,
+            "epochs": 80,
             "lr": 1e-3,
             "batch_size": 32,
             "configs": list(REGULARIZERS),
