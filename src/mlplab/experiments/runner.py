@@ -189,6 +189,10 @@ def _limit_threads(threads: int | None):
         return None
     from threadpoolctl import threadpool_limits
 
+    try:  # load scikit-learn's OpenMP runtime now, so that the limit below reaches it too
+        import sklearn.utils._openmp_helpers  # noqa: F401
+    except ImportError:
+        pass
     limiter = threadpool_limits(limits=int(threads))
     try:
         import torch
