@@ -27,9 +27,9 @@ import numpy as np
 
 from mlplab.core.layers import ActivationLayer, BatchNorm, Dense, Dropout, LayerNorm
 from mlplab.core.network import Network
-from mlplab.core.optim import SGD, Adam, AdamW, make_optimizer, make_schedule
-from mlplab.core.train import History, TrainConfig, _metrics, metric_name
-from mlplab.errors import ConfigError, DataError, check_choice
+from mlplab.core.optim import SGD, Adam, AdamW, make_optimizer
+from mlplab.core.train import History, TrainConfig, TrainerBase, _fit_arguments, _metrics
+from mlplab.errors import ConfigError, check_choice
 
 try:
     import torch
@@ -291,8 +291,11 @@ def _to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy().copy()
 
 
-class TorchTrainer:
+class TorchTrainer(TrainerBase):
     """:class:`mlplab.core.train.Trainer` on a torch module.
+
+    The bookkeeping (counters, history, early stopping, the state dict's loop part) is
+    :class:`~mlplab.core.train.TrainerBase`'s, shared with the NumPy trainer.
 
     Parameters
     ----------
@@ -330,34 +333,13 @@ class TorchTrainer:
         device="auto",
         precision="fp32",
     ):
-        if not model.trainable:
-            raise ConfigError(
-                "this network contains a 'step' activation, which has no gradient; "
-                "gradient training needs differentiable activations"
-            )
+        self._init_loop(model, optimizer, schedule, config, rng, callbacks)
         self.precision = check_choice("precision", str(precision).lower(), PRECISIONS)
         if self.precision == "bf16" and model.dtype != np.float32:
             raise ConfigError("precision 'bf16' needs a float32 model; this one is float64")
         self.device = resolve_device(device)
         self._model = model
         self._stale = False  # the torch weights changed since the last copy into the model
-        self.optimizer = make_optimizer(optimizer)
-        self.schedule = make_schedule(schedule)
-        self.config = config or TrainConfig()
-        if not isinstance(rng, np.random.Generator):
-            rng = np.random.default_rng(0 if rng is None else rng)
-        self.rng = rng
-        self.callbacks = list(callbacks)
-        self.history = History()
-        self.epoch = 0
-        self.step = 0
-        self.best: dict | None = None
-        self.wait = 0
-        self.stop = False
-        self.stop_reason: str | None = None
-        self.last_good_state: dict | None = None
-        self.total_steps = 0
-        self.metric = metric_name(model.head.task)
         self.has_dropout = any(isinstance(la, Dropout) and la.p > 0 for la in model.layers)
         self.generator: torch.Generator | None = None
         if self.has_dropout:
@@ -413,15 +395,7 @@ class TorchTrainer:
         sd = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "rng": self.rng.bit_generator.state,
-            "epoch": self.epoch,
-            "step": self.step,
-            "history": self.history.to_dict(),
-            "best": self.best,
-            "wait": self.wait,
-            "stop_reason": self.stop_reason,
-            "config": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__},
-            "schedule": self.schedule.spec(),
+            **self._loop_state(),
             "engine": "torch",
         }
         if self.generator is not None and self.seeded:
@@ -436,13 +410,7 @@ class TorchTrainer:
         self.optimizer.load_state_dict(sd["optimizer"])
         self._load_optimizer_state(sd["optimizer"])
         self.lr = float(sd["optimizer"]["lr"])
-        self.rng.bit_generator.state = sd["rng"]
-        self.epoch = int(sd["epoch"])
-        self.step = int(sd["step"])
-        self.history = History(list(sd["history"]["records"]))
-        self.best = sd.get("best")
-        self.wait = int(sd.get("wait", 0))
-        self.stop_reason = sd.get("stop_reason")
+        self._load_loop_state(sd)
         if self.generator is not None and "torch_rng" in sd:
             self.generator.set_state(torch.as_tensor(np.asarray(sd["torch_rng"], dtype=np.uint8)))
             self.seeded = True
@@ -467,9 +435,8 @@ class TorchTrainer:
     def _clip(self) -> None:
         """Rescale all gradients by c/(‖g‖ + 1e-12) when the global norm ‖g‖ exceeds c."""
         grads = [p.grad for p in self.params.values() if p.grad is not None]
-        norm = math.sqrt(sum(float(torch.sum(g * g)) for g in grads))
-        if norm > self.config.clip_grad_norm:
-            scale = self.config.clip_grad_norm / (norm + 1e-12)
+        scale = self._clip_scale(float(torch.sum(g * g)) for g in grads)
+        if scale is not None:
             with torch.no_grad():
                 for g in grads:
                     g.mul_(scale)
@@ -512,19 +479,9 @@ class TorchTrainer:
     def fit(self, X, y, X_val=None, y_val=None) -> History:
         """Train for ``config.epochs`` epochs in total, as :meth:`Trainer.fit`."""
         model, cfg = self.model, self.config
-        X = model._as_input(X)
-        y = model.head.validate(y, model.output_dim, dtype=model.dtype)
-        if len(X) != len(y):
-            raise DataError(f"X has {len(X)} rows but y has {len(y)}")
-        if len(X) == 0:
-            raise DataError("the training set is empty")
-        has_val = X_val is not None and y_val is not None and len(X_val) > 0
+        X, y, X_val, y_val, has_val = self._fit_data(X, y, X_val, y_val)
         if has_val:
-            X_val = model._as_input(X_val)
-            y_val = model.head.validate(y_val, model.output_dim, dtype=model.dtype)
             Xv_t = torch.tensor(X_val, device=self.device)
-        if cfg.early_stopping and not has_val:
-            raise ConfigError("early_stopping needs a validation set")
         n, bs = len(X), cfg.batch_size
         if model.has_batchnorm() and n % bs == 1:
             bs += 1  # never leave a batch of one row for batch norm
@@ -600,39 +557,19 @@ class TorchTrainer:
             for cb in self.callbacks:
                 cb.on_epoch_end(self)
         self.sync()
-        if self.stop_reason == "early_stopping" and cfg.restore_best and self.best:
-            self._model.load_state_dict(self.best["state"])
+        if self._restore_best():
             copy_to_torch(self._model, self.module)
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
 
     def _diverged(self, loss) -> None:
-        self.stop = True
-        self.stop_reason = "divergence"
+        """Stop, put back the weights of the last finished epoch, record the divergence."""
+        self._mark_diverged(loss)
         if self.last_good_state is not None:
             with torch.no_grad():
                 for k, v in self.params.items():
                     v.copy_(self.last_good_state[k])
-        self.history.append(
-            {
-                "epoch": self.epoch + 1,
-                "train_loss": float(loss),
-                "diverged": True,
-                "restored_epoch": self.epoch,
-            }
-        )
-
-    def _early_stopping(self, rec) -> None:
-        val = rec["val_loss"]
-        if self.best is None or val < self.best["val_loss"] - self.config.min_delta:
-            self.best = {"epoch": rec["epoch"], "val_loss": val, "state": self.model.state_dict()}
-            self.wait = 0
-        else:
-            self.wait += 1
-            if self.config.early_stopping and self.wait >= self.config.early_stopping:
-                self.stop = True
-                self.stop_reason = "early_stopping"
 
 
 def torch_fit(
@@ -655,15 +592,7 @@ def torch_fit(
     Same arguments as :func:`~mlplab.core.train.fit`, plus ``device`` (``auto``/``cpu``/``cuda``)
     and ``precision`` (``fp32``/``bf16``).  The trained weights are in ``model`` afterwards.
     """
-    if lr is not None:
-        if isinstance(optimizer, str):
-            optimizer = {"name": optimizer, "lr": lr}
-        elif isinstance(optimizer, dict):
-            optimizer = {**optimizer, "lr": lr}
-    try:
-        cfg = TrainConfig(**config)
-    except TypeError as exc:
-        raise ConfigError(f"torch_fit: {exc}") from None
+    optimizer, cfg, (X_val, y_val) = _fit_arguments(optimizer, lr, config, validation, "torch_fit")
     trainer = TorchTrainer(
         model,
         optimizer,
@@ -674,7 +603,6 @@ def torch_fit(
         device=device,
         precision=precision,
     )
-    X_val, y_val = validation if validation is not None else (None, None)
     return trainer.fit(X, y, X_val, y_val)
 
 

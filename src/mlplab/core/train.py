@@ -28,7 +28,16 @@ from mlplab.core.network import Network
 from mlplab.core.optim import Optimizer, Schedule, make_optimizer, make_schedule
 from mlplab.errors import ConfigError, DataError, check_range
 
-__all__ = ["TrainConfig", "Trainer", "Callback", "History", "fit", "evaluate", "metric_name"]
+__all__ = [
+    "TrainConfig",
+    "Trainer",
+    "TrainerBase",
+    "Callback",
+    "History",
+    "fit",
+    "evaluate",
+    "metric_name",
+]
 
 
 @dataclass
@@ -145,7 +154,130 @@ def evaluate(model: Network, X, y, *, batch_size: int = 4096) -> dict:
     return out
 
 
-class Trainer:
+class TrainerBase:
+    """The engine-independent bookkeeping of a training loop, shared by :class:`Trainer` and
+    :class:`mlplab.backends.torch.TorchTrainer`.
+
+    It holds the optimizer and schedule specs, the :class:`TrainConfig`, the batch-order
+    Generator, the callbacks, the counters (``epoch``, ``step``), the :class:`History` and the
+    early-stopping memory (``best``, ``wait``, ``stop``, ``stop_reason``).  Subclasses provide
+    ``model`` (a :class:`Network` holding the current weights) and the arithmetic of a step.
+    """
+
+    def _init_loop(self, model: Network, optimizer, schedule, config, rng, callbacks) -> None:
+        """Check that ``model`` can be trained and set up the loop's state (nothing done yet)."""
+        if not model.trainable:
+            raise ConfigError(
+                "this network contains a 'step' activation, which has no gradient; "
+                "gradient training needs differentiable activations"
+            )
+        self.optimizer: Optimizer = make_optimizer(optimizer)
+        self.schedule: Schedule = make_schedule(schedule)
+        self.config = config or TrainConfig()
+        if not isinstance(rng, np.random.Generator):
+            rng = np.random.default_rng(0 if rng is None else rng)
+        self.rng = rng
+        self.callbacks = list(callbacks)
+        self.history = History()
+        self.epoch = 0  # epochs completed
+        self.step = 0  # optimizer steps taken
+        self.best: dict | None = None  # {"epoch", "val_loss", "state"}
+        self.wait = 0
+        self.stop = False
+        self.stop_reason: str | None = None
+        self.last_good_state: dict | None = None
+        self.total_steps = 0
+        self.metric = metric_name(model.head.task)
+
+    # ------------------------------------------------------------------ state
+    def _loop_state(self) -> dict:
+        """The loop's part of a ``state_dict``: Generator, counters, history, stopping memory."""
+        return {
+            "rng": self.rng.bit_generator.state,
+            "epoch": self.epoch,
+            "step": self.step,
+            "history": self.history.to_dict(),
+            "best": self.best,
+            "wait": self.wait,
+            "stop_reason": self.stop_reason,
+            "config": asdict(self.config),
+            "schedule": self.schedule.spec(),
+        }
+
+    def _load_loop_state(self, sd: dict) -> None:
+        """Inverse of :meth:`_loop_state` (the config and schedule stay those given)."""
+        self.rng.bit_generator.state = sd["rng"]
+        self.epoch = int(sd["epoch"])
+        self.step = int(sd["step"])
+        self.history = History(list(sd["history"]["records"]))
+        self.best = sd.get("best")
+        self.wait = int(sd.get("wait", 0))
+        self.stop_reason = sd.get("stop_reason")
+
+    # ------------------------------------------------------------------ loop
+    def _fit_data(self, X, y, X_val, y_val):
+        """Validate the training (and optional validation) arrays against the model.
+
+        Returns ``(X, y, X_val, y_val, has_val)``; raises DataError for mismatched or empty
+        data and ConfigError when early stopping has no validation set.
+        """
+        model = self.model
+        X = model._as_input(X)
+        y = model.head.validate(y, model.output_dim, dtype=model.dtype)
+        if len(X) != len(y):
+            raise DataError(f"X has {len(X)} rows but y has {len(y)}")
+        if len(X) == 0:
+            raise DataError("the training set is empty")
+        has_val = X_val is not None and y_val is not None and len(X_val) > 0
+        if has_val:
+            X_val = model._as_input(X_val)
+            y_val = model.head.validate(y_val, model.output_dim, dtype=model.dtype)
+        if self.config.early_stopping and not has_val:
+            raise ConfigError("early_stopping needs a validation set")
+        return X, y, X_val, y_val, has_val
+
+    def _clip_scale(self, squares) -> float | None:
+        """The factor c/(‖g‖ + 1e-12) that brings the global gradient norm ‖g‖ = √Σ squares
+        down to ``clip_grad_norm`` = c, or None when ‖g‖ ≤ c (``squares``: Σg² per array)."""
+        norm = math.sqrt(sum(squares))
+        if norm > self.config.clip_grad_norm:
+            return self.config.clip_grad_norm / (norm + 1e-12)
+        return None
+
+    def _mark_diverged(self, loss) -> None:
+        """Stop the run and record the epoch whose loss turned non-finite."""
+        self.stop = True
+        self.stop_reason = "divergence"
+        self.history.append(
+            {
+                "epoch": self.epoch + 1,
+                "train_loss": float(loss),
+                "diverged": True,
+                "restored_epoch": self.epoch,
+            }
+        )
+
+    def _early_stopping(self, rec) -> None:
+        val = rec["val_loss"]
+        if self.best is None or val < self.best["val_loss"] - self.config.min_delta:
+            self.best = {"epoch": rec["epoch"], "val_loss": val, "state": self.model.state_dict()}
+            self.wait = 0
+        else:
+            self.wait += 1
+            if self.config.early_stopping and self.wait >= self.config.early_stopping:
+                self.stop = True
+                self.stop_reason = "early_stopping"
+
+    def _restore_best(self) -> bool:
+        """After early stopping with ``restore_best``, load the best epoch's weights into
+        ``model``; returns whether it did."""
+        if self.stop_reason == "early_stopping" and self.config.restore_best and self.best:
+            self.model.load_state_dict(self.best["state"])
+            return True
+        return False
+
+
+class Trainer(TrainerBase):
     """Runs the loop.  Create it, optionally ``load_state_dict`` a checkpoint, call ``fit``."""
 
     def __init__(
@@ -159,58 +291,23 @@ class Trainer:
         callbacks=(),
         fast: bool = True,
     ):
-        if not model.trainable:
-            raise ConfigError(
-                "this network contains a 'step' activation, which has no gradient; "
-                "gradient training needs differentiable activations"
-            )
+        self._init_loop(model, optimizer, schedule, config, rng, callbacks)
         self.model = model
-        self.optimizer: Optimizer = make_optimizer(optimizer)
-        self.schedule: Schedule = make_schedule(schedule)
-        self.config = config or TrainConfig()
-        if not isinstance(rng, np.random.Generator):
-            rng = np.random.default_rng(0 if rng is None else rng)
-        self.rng = rng
-        self.callbacks = list(callbacks)
         # True: each step runs core.fastpath.FastStep (same numbers, preallocated buffers)
         self.fast = bool(fast)
-        self.history = History()
-        self.epoch = 0  # epochs completed
-        self.step = 0  # optimizer steps taken
-        self.best: dict | None = None  # {"epoch", "val_loss", "state"}
-        self.wait = 0
-        self.stop = False
-        self.stop_reason: str | None = None
-        self.last_good_state: dict | None = None
-        self.total_steps = 0
-        self.metric = metric_name(model.head.task)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "rng": self.rng.bit_generator.state,
-            "epoch": self.epoch,
-            "step": self.step,
-            "history": self.history.to_dict(),
-            "best": self.best,
-            "wait": self.wait,
-            "stop_reason": self.stop_reason,
-            "config": asdict(self.config),
-            "schedule": self.schedule.spec(),
+            **self._loop_state(),
         }
 
     def load_state_dict(self, sd: dict) -> None:
         self.model.load_state_dict(sd["model"])
         self.optimizer.load_state_dict(sd["optimizer"])
-        self.rng.bit_generator.state = sd["rng"]
-        self.epoch = int(sd["epoch"])
-        self.step = int(sd["step"])
-        self.history = History(list(sd["history"]["records"]))
-        self.best = sd.get("best")
-        self.wait = int(sd.get("wait", 0))
-        self.stop_reason = sd.get("stop_reason")
+        self._load_loop_state(sd)
 
     # ------------------------------------------------------------------ loop
     def _penalty(self) -> float:
@@ -231,9 +328,8 @@ class Trainer:
 
     def _clip(self) -> None:
         grads = self.model.named_gradients().values()
-        norm = math.sqrt(sum(float(np.sum(g * g)) for g in grads))
-        if norm > self.config.clip_grad_norm:
-            scale = self.config.clip_grad_norm / (norm + 1e-12)
+        scale = self._clip_scale(float(np.sum(g * g)) for g in grads)
+        if scale is not None:
             for g in grads:
                 g *= g.dtype.type(scale)
 
@@ -248,18 +344,7 @@ class Trainer:
     def fit(self, X, y, X_val=None, y_val=None) -> History:
         """Train for ``config.epochs`` epochs in total (a resumed trainer continues its count)."""
         model, cfg = self.model, self.config
-        X = model._as_input(X)
-        y = model.head.validate(y, model.output_dim, dtype=model.dtype)
-        if len(X) != len(y):
-            raise DataError(f"X has {len(X)} rows but y has {len(y)}")
-        if len(X) == 0:
-            raise DataError("the training set is empty")
-        has_val = X_val is not None and y_val is not None and len(X_val) > 0
-        if has_val:
-            X_val = model._as_input(X_val)
-            y_val = model.head.validate(y_val, model.output_dim, dtype=model.dtype)
-        if cfg.early_stopping and not has_val:
-            raise ConfigError("early_stopping needs a validation set")
+        X, y, X_val, y_val, has_val = self._fit_data(X, y, X_val, y_val)
         n, bs = len(X), cfg.batch_size
         while model.has_batchnorm() and n % bs == 1 and bs < n:
             bs += 1  # never leave a batch of one row for batch norm (n = 7, bs = 2 needs 4)
@@ -332,37 +417,17 @@ class Trainer:
                 self._early_stopping(rec)
             for cb in self.callbacks:
                 cb.on_epoch_end(self)
-        if self.stop_reason == "early_stopping" and cfg.restore_best and self.best:
-            model.load_state_dict(self.best["state"])
+        self._restore_best()
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
 
     def _diverged(self, params, loss) -> None:
-        self.stop = True
-        self.stop_reason = "divergence"
+        """Stop, put back the weights of the last finished epoch, record the divergence."""
+        self._mark_diverged(loss)
         if self.last_good_state is not None:
             for k, v in params.items():
                 v[...] = self.last_good_state[k]
-        self.history.append(
-            {
-                "epoch": self.epoch + 1,
-                "train_loss": float(loss),
-                "diverged": True,
-                "restored_epoch": self.epoch,
-            }
-        )
-
-    def _early_stopping(self, rec) -> None:
-        val = rec["val_loss"]
-        if self.best is None or val < self.best["val_loss"] - self.config.min_delta:
-            self.best = {"epoch": rec["epoch"], "val_loss": val, "state": self.model.state_dict()}
-            self.wait = 0
-        else:
-            self.wait += 1
-            if self.config.early_stopping and self.wait >= self.config.early_stopping:
-                self.stop = True
-                self.stop_reason = "early_stopping"
 
 
 def fit(
@@ -386,6 +451,21 @@ def fit(
     instead of :class:`~mlplab.core.fastpath.FastStep` (same numbers); remaining keywords go to
     :class:`TrainConfig` (``epochs``, ``batch_size``, ``l2``, ``early_stopping`` …).
     """
+    optimizer, cfg, (X_val, y_val) = _fit_arguments(optimizer, lr, config, validation, "fit")
+    trainer = Trainer(
+        model, optimizer, schedule=schedule, config=cfg, rng=rng, callbacks=callbacks, fast=fast
+    )
+    return trainer.fit(X, y, X_val, y_val)
+
+
+def _fit_arguments(optimizer, lr, config: dict, validation, caller: str):
+    """The keyword handling shared by :func:`fit` and ``torch_fit``.
+
+    Returns ``(optimizer, TrainConfig, (X_val, y_val))``: ``lr`` merged into a named or dict
+    optimizer spec (an :class:`Optimizer` object keeps its own), the config built from the
+    remaining keywords (an unknown one is a ConfigError naming ``caller``) and the validation
+    pair (``(None, None)`` without one).
+    """
     if lr is not None:
         if isinstance(optimizer, str):
             optimizer = {"name": optimizer, "lr": lr}
@@ -394,9 +474,6 @@ def fit(
     try:
         cfg = TrainConfig(**config)
     except TypeError as exc:
-        raise ConfigError(f"fit: {exc}") from None
-    trainer = Trainer(
-        model, optimizer, schedule=schedule, config=cfg, rng=rng, callbacks=callbacks, fast=fast
-    )
+        raise ConfigError(f"{caller}: {exc}") from None
     X_val, y_val = validation if validation is not None else (None, None)
-    return trainer.fit(X, y, X_val, y_val)
+    return optimizer, cfg, (X_val, y_val)
