@@ -3,7 +3,8 @@
 A *run* is one training of one model on one data set, kept in a folder::
 
     DIR/spec.json        settings (RunConfig), model spec, optimizer, schedule, data summary
-    DIR/scaler.npz       the input map x ↦ (x − mean) / scale fitted on the training split
+    DIR/scaler.npz       the input map x ↦ (x − mean) / scale fitted on the training split, and
+                         for regression the target map y ↦ (y − μ) / σ (see below)
     DIR/checkpoint.npz   Trainer.state_dict() after the last finished epoch (atomic, no pickle)
     DIR/model.npz        the final model (Network.save)
     DIR/history.json     one record per epoch; DIR/history.csv the same as a table
@@ -29,6 +30,20 @@ Resuming is exact: a checkpoint holds the weights, the optimizer state, the Gene
 killed at any point and resumed ends with the same weights, bit for bit, as one never stopped.
 A checkpoint is written only at epoch boundaries (mid-epoch state cannot be resumed exactly);
 an interrupted epoch is recomputed on resume.
+
+Regression targets are standardised for training (``--target-scaling auto``, the default):
+with an identity head (``identity_mse``/``identity_mae``) on a regression data set the network
+learns ``y_s = (y − μ) / σ`` per output column, μ and σ (population std) from the training
+split only; :func:`finish_run` then folds the map into the last Dense layer,
+``W ← diag(σ) W``, ``b ← σ ⊙ b + μ``, which is exact for an identity head, so ``model.npz``
+predicts raw targets and every user of a finished run works in the original units.  The
+checkpoint keeps the standardised-space weights (resume recomputes the same μ, σ from the
+same data); :meth:`RunDir.load_model` folds them when it falls back to the checkpoint.  The
+losses in the history (``train_loss``, ``val_loss``) are therefore in standardised units
+(½·MSE in units of σ², MAE in units of σ); ``val_r2`` is unchanged for one output.
+``spec.json`` (``target_scaling``) and ``history.json`` (``target_standardized``) say so.
+Counts (Poisson, log link) are never scaled; ``--target-scaling none`` trains on raw targets,
+as do runs saved before the setting existed.
 """
 
 from __future__ import annotations
@@ -78,6 +93,9 @@ __all__ = [
     "flag",
     "load_data",
     "compatible_heads",
+    "TARGET_SCALING_CHOICES",
+    "target_map",
+    "fold_target_map",
     "model_spec",
     "build_model",
     "optimizer_spec",
@@ -147,6 +165,7 @@ class RunConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.2
     seed: int = 0
+    target_scaling: str = "auto"
     # model
     hidden: list[int] = field(default_factory=lambda: [256, 256])
     activation: str = "relu"
@@ -194,6 +213,7 @@ class RunConfig:
                 f"got {c.val_fraction} + {c.test_fraction}"
             )
         c.seed = check_range("--seed", c.seed, 0, 2**63 - 1, integer=True)
+        check_choice("--target-scaling", c.target_scaling, TARGET_SCALING_CHOICES)
         c.hidden = [check_range("--hidden", h, 1, None, integer=True) for h in c.hidden]
         get_activation(c.activation)
         if c.activations is not None:
@@ -265,6 +285,8 @@ class RunConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise CheckpointError (another version)."""
         if not isinstance(d, dict):
             raise CheckpointError("the saved settings are not a JSON object")
+        # runs saved before --target-scaling existed trained on raw targets
+        d = {"target_scaling": "none", **d}
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
@@ -337,6 +359,14 @@ def add_data_args(parser) -> None:
     )
     g.add_argument("--test-fraction", type=float, default=None, help="test share (default 0.2)")
     g.add_argument("--seed", type=int, default=None, help="seed of data, init and order (0)")
+    g.add_argument(
+        "--target-scaling",
+        default=None,
+        choices=TARGET_SCALING_CHOICES,
+        help="auto: train regression on targets standardised with the training split's mean "
+        "and std, folded back into the saved model (which predicts raw units); none: raw "
+        "targets (auto)",
+    )
 
 
 def add_model_args(parser) -> None:
@@ -486,6 +516,63 @@ _HEADS_FOR_TASK = {
 def compatible_heads(task: str) -> list[str]:
     """Heads that fit a task's labels; the first is the canonical one (``--head auto``)."""
     return list(_HEADS_FOR_TASK[task])
+
+
+#: ``--target-scaling`` choices (see the module docstring).
+TARGET_SCALING_CHOICES = ["auto", "none"]
+_SCALED_HEADS = ("identity_mse", "identity_mae")
+
+
+def target_map(cfg: RunConfig, dataset) -> tuple[np.ndarray, np.ndarray] | None:
+    """The target map ``(μ, σ)`` a run trains with, or None for raw targets.
+
+    Only for ``cfg.target_scaling == "auto"`` on a regression data set with an identity head:
+    ``μ = mean(y_train, axis 0)``, ``σ = std(y_train, axis 0)`` (population std, float64,
+    shape ``(k,)`` for k outputs; a constant column gets σ = 1).  The training split alone
+    decides them, and the same data give the same bits (resume recomputes them).
+    """
+    if cfg.target_scaling != "auto" or dataset.task != "regression":
+        return None
+    if _resolve_head(cfg.head, dataset.task) not in _SCALED_HEADS or len(dataset.y_train) == 0:
+        return None
+    y = np.asarray(dataset.y_train, dtype=np.float64).reshape(len(dataset.y_train), -1)
+    mean = y.mean(axis=0)
+    scale = y.std(axis=0)
+    scale[~(np.isfinite(scale) & (scale > 0))] = 1.0
+    return mean, scale
+
+
+def _scaled_targets(y, tmap) -> np.ndarray:
+    """``(y − μ) / σ`` in float64, in the shape of ``y`` ((n,) or (n, k))."""
+    if tmap is None:
+        return y
+    y = np.asarray(y, dtype=np.float64)
+    mean, scale = tmap
+    flat = (y.reshape(len(y), -1) - mean) / scale
+    return flat.reshape(y.shape)
+
+
+def fold_target_map(model: Network, mean, scale) -> Network:
+    """A copy of ``model`` that predicts ``σ ⊙ f(x) + μ`` where ``model`` predicts ``f(x)``.
+
+    The last Dense layer (W of shape (k, d), b of shape (k,)) becomes ``W ← diag(σ) W`` and
+    ``b ← σ ⊙ b + μ``, computed in float64 and cast to the model's dtype; exact (up to that
+    rounding) for an identity head.  ``model`` itself is left unchanged.
+    """
+    if model.head.name not in _SCALED_HEADS:
+        raise ConfigError(
+            f"a target map folds only into an identity head ({', '.join(_SCALED_HEADS)}); "
+            f"the model's head is {model.head.name}"
+        )
+    out = Network(model.spec)
+    out.load_state_dict(model.state_dict())
+    _, last = out.dense_layers()[-1]
+    mean = np.asarray(mean, dtype=np.float64)
+    scale = np.asarray(scale, dtype=np.float64)
+    W, b = last.params["weight"], last.params["bias"]
+    W[...] = (scale[:, None] * W.astype(np.float64)).astype(W.dtype)
+    b[...] = (scale * b.astype(np.float64) + mean).astype(b.dtype)
+    return out
 
 
 def _resolve_head(head: str, task: str) -> str:
@@ -802,10 +889,17 @@ class RunDir:
     def config(self) -> RunConfig:
         return RunConfig.from_dict(self.read_spec()["config"])
 
-    def write_scaler(self, dataset) -> None:
+    def write_scaler(self, dataset, tmap=None) -> None:
+        """Write the input map (``mean``, ``scale``) and, given ``tmap = (μ, σ)``, the target
+        map (``target_mean``, ``target_scale``, ``target_folded`` = True: folded into
+        ``model.npz``, kept here for the record and for the checkpoint's weights)."""
         arrays = {}
         if dataset.mean_ is not None:
             arrays = {"mean": np.asarray(dataset.mean_), "scale": np.asarray(dataset.scale_)}
+        if tmap is not None:
+            arrays["target_mean"] = np.asarray(tmap[0], dtype=np.float64)
+            arrays["target_scale"] = np.asarray(tmap[1], dtype=np.float64)
+            arrays["target_folded"] = np.array(True)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         atomic_write_bytes(self.file(self.SCALER), buf.getvalue())
@@ -820,6 +914,19 @@ class RunDir:
                 return z["mean"], z["scale"]
         except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
             raise CheckpointError(f"{self.file(self.SCALER)} is damaged ({exc})") from None
+
+    def read_target_map(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(μ, σ)`` of the target map the checkpoint's weights were trained with, or None."""
+        path = self.file(self.SCALER)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(io.BytesIO(read_bytes(path)), allow_pickle=False) as z:
+                if "target_mean" not in z.files:
+                    return None
+                return z["target_mean"], z["target_scale"]
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+            raise CheckpointError(f"{path} is damaged ({exc})") from None
 
     def transform(self, X) -> np.ndarray:
         """Apply the saved input map to raw inputs: ``(X − mean) / scale``, float64."""
@@ -863,7 +970,8 @@ class RunDir:
         return ck
 
     def load_model(self) -> tuple[Network, str]:
-        """The run's model and where it came from: ``model.npz``, else the checkpoint."""
+        """The run's model and where it came from: ``model.npz``, else the checkpoint (with
+        the target map folded in, so that it too predicts raw targets)."""
         if self.model_path.is_file():
             return Network.load(self.model_path), self.MODEL
         spec = self.read_spec()
@@ -873,6 +981,9 @@ class RunDir:
         except ConfigError as exc:
             raise CheckpointError(f"{self.spec_path} holds an invalid model spec: {exc}") from None
         model.load_state_dict(ck["trainer"]["model"])
+        tmap = self.read_target_map()
+        if tmap is not None:
+            model = fold_target_map(model, *tmap)
         return model, f"{self.CHECKPOINT} (epoch {ck['trainer']['epoch']})"
 
 
@@ -923,6 +1034,13 @@ class Run:
     resumed_from: int | None = None  # epoch of the checkpoint a resumed run started from
     finished: bool = False  # the checkpoint says training had already ended
     notes: list[str] = field(default_factory=list)  # for the user (e.g. BLAS threads changed)
+    #: ``(μ, σ)`` the model trains with (:func:`target_map`): ``model`` and ``trainer`` work on
+    #: ``(y − μ) / σ`` while ``dataset`` keeps raw targets; None for raw-target training
+    tmap: tuple | None = None
+
+    def fit_targets(self, split: str) -> np.ndarray:
+        """The targets of ``split`` ("train", "val", "test") as the trainer sees them."""
+        return _scaled_targets(getattr(self.dataset, f"y_{split}"), self.tmap)
 
 
 def default_out(dataset_name: str, root="runs") -> Path:
@@ -945,6 +1063,7 @@ def prepare_run(cfg: RunConfig, out=None) -> Run:
     model = Network(model_spec(cfg, dataset), rng=init_rng)
     trainer = build_trainer(cfg, model, rng=train_rng)
     run_dir = RunDir.create(default_out(cfg.dataset) if out is None else out)
+    tmap = target_map(cfg, dataset)
     from mlplab import __version__
 
     spec = {
@@ -957,11 +1076,26 @@ def prepare_run(cfg: RunConfig, out=None) -> Run:
         "schedule": trainer.schedule.spec(),
         "train": asdict(trainer.config),
         "data": _data_summary(cfg, dataset),
+        "target_scaling": _target_scaling_record(tmap),
         "environment": _environment(),
     }
     run_dir.write_spec(spec)
-    run_dir.write_scaler(dataset)
-    return Run(cfg, run_dir, dataset, model, trainer, spec)
+    run_dir.write_scaler(dataset, tmap)
+    return Run(cfg, run_dir, dataset, model, trainer, spec, tmap=tmap)
+
+
+def _target_scaling_record(tmap) -> dict:
+    """What ``spec.json`` says about the target map (see the module docstring)."""
+    if tmap is None:
+        return {"target_standardized": False}
+    return {
+        "target_standardized": True,
+        "mean": [float(v) for v in tmap[0]],
+        "scale": [float(v) for v in tmap[1]],
+        "folded_into_model": True,
+        "history_units": "train_loss/val_loss in standardised targets (y - mean) / scale; "
+        "model.npz, metrics.json and evaluate/predict in raw target units",
+    }
 
 
 def resume_run(path, given: dict | None = None) -> Run:
@@ -1023,6 +1157,7 @@ def resume_run(path, given: dict | None = None) -> Run:
         resumed_from=trainer.epoch,
         finished=bool(ck.get("finished")),
         notes=notes,
+        tmap=target_map(cfg, dataset),
     )
 
 
@@ -1049,18 +1184,29 @@ def execute_run(run: Run, callbacks=()) -> dict:
     if not run.finished:
         ds = run.dataset
         run.trainer.callbacks = [CheckpointCallback(run.dir), *callbacks]
-        run.trainer.fit(ds.X_train, ds.y_train, ds.X_val, ds.y_val)
+        run.trainer.fit(ds.X_train, run.fit_targets("train"), ds.X_val, run.fit_targets("val"))
     return finish_run(run)
 
 
 def finish_run(run: Run) -> dict:
-    """Write ``model.npz``, history, curves and ``metrics.json``; return the summary."""
+    """Write ``model.npz``, history, curves and ``metrics.json``; return the summary.
+
+    With a target map (``run.tmap``) the saved model and the test metrics are those of
+    :func:`fold_target_map` applied to ``run.model`` (raw units); ``run.model`` itself stays
+    in standardised space, like the checkpoint.  The summary's ``train_loss``/``val_loss``
+    come from the history (standardised units then; ``target_standardized`` is True).
+    """
     trainer, ds, model = run.trainer, run.dataset, run.model
+    if run.tmap is not None:
+        model = fold_target_map(model, *run.tmap)
     records = trainer.history.records
     metrics = split_metrics(model, ds.X_test, ds.y_test, ds.task, ds.class_names)
     metrics = {"split": "test", "n": len(ds.X_test), **metrics}
     model.save(run.dir.model_path)
-    atomic_write_json(run.dir.file(RunDir.HISTORY_JSON), {"records": records})
+    atomic_write_json(
+        run.dir.file(RunDir.HISTORY_JSON),
+        {"records": records, "target_standardized": run.tmap is not None},
+    )
     atomic_write_text(run.dir.file(RunDir.HISTORY_CSV), history_csv(records))
     atomic_write_bytes(run.dir.file(RunDir.CURVES), plot_curves(records, trainer.metric, ds.name))
     atomic_write_json(run.dir.file(RunDir.METRICS), metrics)
@@ -1074,6 +1220,7 @@ def finish_run(run: Run) -> dict:
         "train_seconds": float(sum(r.get("seconds", 0.0) for r in records)),
         "n_parameters": model.n_parameters,
         "resumed_from_epoch": run.resumed_from,
+        "target_standardized": run.tmap is not None,
     }
     last = trainer.history.last()
     for key in ("train_loss", "val_loss", f"val_{trainer.metric}"):
