@@ -6,10 +6,15 @@ then renamed over the target, so a reader (or a run killed mid-write) never sees
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
+
+import numpy as np
 
 from mlplab.errors import CheckpointError, ConfigError
 
@@ -19,7 +24,23 @@ __all__ = [
     "atomic_write_json",
     "read_bytes",
     "ensure_dir",
+    "NPZ_ERRORS",
+    "npz_errors",
+    "load_npz",
 ]
+
+# What reading a damaged .npz archive can raise: zipfile reports some corrupt headers as
+# NotImplementedError (a "compression method" or "version" that does not exist) or RuntimeError
+# (an "encrypted" flag bit); a missing member is a KeyError, a bad array header a ValueError.
+NPZ_ERRORS = (
+    zipfile.BadZipFile,
+    ValueError,
+    KeyError,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+)
 
 
 def ensure_dir(path) -> Path:
@@ -80,3 +101,22 @@ def read_bytes(path) -> bytes:
         raise CheckpointError(f"{str(path)!r} is a folder, not a file") from None
     except OSError as exc:
         raise CheckpointError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+
+
+@contextlib.contextmanager
+def npz_errors(source: str, what: str):
+    """Turn any of :data:`NPZ_ERRORS` raised in the block into
+    ``CheckpointError(f"{source} {what} ({exc})")``, e.g. ``what="is damaged"``."""
+    try:
+        yield
+    except NPZ_ERRORS as exc:
+        raise CheckpointError(f"{source} {what} ({exc})") from None
+
+
+def load_npz(data: bytes, source: str, what: str) -> dict[str, np.ndarray]:
+    """Every member of the ``.npz`` archive ``data`` (no pickles), as ``{name: array}``.
+
+    A damaged archive raises CheckpointError ``"{source} {what} ({cause})"``.
+    """
+    with npz_errors(source, what), np.load(io.BytesIO(data), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}

@@ -76,6 +76,8 @@ from mlplab.io import (
     atomic_write_json,
     atomic_write_text,
     ensure_dir,
+    load_npz,
+    npz_errors,
     read_bytes,
 )
 
@@ -749,21 +751,10 @@ def pack_state(obj) -> bytes:
 
 def unpack_state(data: bytes, *, source: str = "state"):
     """Inverse of :func:`pack_state`; a damaged archive raises CheckpointError naming ``source``."""
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            members = {k: z[k] for k in z.files}
+    what = "is damaged or not an mlplab checkpoint"
+    members = load_npz(data, source, what)
+    with npz_errors(source, what):  # a missing or undecodable structure
         tree = json.loads(bytes(members.pop(_TREE_KEY)).decode("utf-8"))
-    # zipfile reports some damaged headers as NotImplementedError or RuntimeError
-    except (
-        zipfile.BadZipFile,
-        ValueError,
-        KeyError,
-        OSError,
-        EOFError,
-        NotImplementedError,
-        RuntimeError,
-    ) as exc:
-        raise CheckpointError(f"{source} is damaged or not an mlplab checkpoint ({exc})") from None
 
     def dec(x):
         if isinstance(x, dict):

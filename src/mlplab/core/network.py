@@ -437,27 +437,13 @@ class Network:
     @classmethod
     def from_bytes(cls, data: bytes, *, source: str = "model", spec: dict | None = None):
         """Rebuild a model from :meth:`to_bytes` output.  With ``spec``, check it matches."""
-        import io
-        import zipfile
+        from mlplab.io import load_npz, npz_errors
 
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                stored = json.loads(bytes(z["__spec__"]).decode())
-                state = {k[len("param/") :]: z[k] for k in z.files if k.startswith("param/")}
-        # zipfile reports some corrupt headers as NotImplementedError (a "compression method"
-        # or "version" that does not exist) or RuntimeError (an "encrypted" flag bit)
-        except (
-            zipfile.BadZipFile,
-            ValueError,
-            KeyError,
-            OSError,
-            EOFError,
-            NotImplementedError,
-            RuntimeError,
-        ) as exc:
-            raise CheckpointError(f"{source} is not a valid mlplab model file ({exc})") from None
-        except UnicodeDecodeError:
-            raise CheckpointError(f"{source} has a corrupt spec") from None
+        what = "is not a valid mlplab model file"
+        members = load_npz(data, source, what)
+        with npz_errors(source, what):  # a missing or undecodable spec
+            stored = json.loads(bytes(members["__spec__"]).decode())
+        state = {k[len("param/") :]: v for k, v in members.items() if k.startswith("param/")}
         if spec is not None and _comparable(spec) != _comparable(stored):
             raise CheckpointError(f"{source} was saved from a different spec than the one given")
         try:
