@@ -82,7 +82,7 @@ def attach_doctor(run_, *, console=None):
     ds = run_.dataset
     return Doctor(
         ds.X_train[:PROBE_SIZE],
-        labels=ds.y_train,
+        labels=run_.fit_targets("train"),  # in the units the trainer sees
         on_finding=on_finding,
         record=record,
         path=path,
