@@ -115,6 +115,8 @@ def test_settings_are_validated():
         bench.settings_for("smoke", sections=("epoch", "speed"))
     with pytest.raises(ConfigError, match="repeats"):
         bench.settings_for("smoke", repeats=0)
+    with pytest.raises(ConfigError, match="clock"):
+        bench.settings_for("smoke", clock="sundial")
 
 
 def test_gemm_ceiling_and_peak_report_rates():
@@ -134,7 +136,8 @@ def smoke(tmp_path_factory):
 
         buf = io.StringIO()
         mp.setattr(sys, "stdout", buf)
-        code = main(["bench", "--smoke", "--json", "--threads", "1", "--out", str(out)])
+        argv = ["bench", "--smoke", "--json", "--threads", "1", "--clock", "cpu"]
+        code = main([*argv, "--out", str(out)])
     return code, json.loads(buf.getvalue()), out
 
 
@@ -144,6 +147,7 @@ def test_smoke_run_json_structure(smoke):
     assert res["format"] == "mlplab.bench/1" and res["preset"] == "smoke"
     env = res["environment"]
     assert env["threads"] == 1 and "OPENBLAS_CORETYPE" in env["env"]
+    assert res["settings"]["clock"] == "cpu"
     assert any(p["user_api"] == "blas" for p in env["thread_pools"])
     ep = res["epoch"]
     assert ep["repeats"] == 2 and ep["samples"] == 1024
@@ -202,3 +206,9 @@ def test_bad_section_is_a_one_line_error(capsys):
     assert main(["bench", "--smoke", "--only", "epoch,nope"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "sections" in err
+
+
+def test_checkpoints_split_an_epoch_evenly():
+    assert bench._checkpoints(469, 4) == {117, 234, 352}
+    assert bench._checkpoints(10, 1) == set()  # only the epoch's end
+    assert bench._checkpoints(3, 8) <= {1, 2}

@@ -48,7 +48,7 @@ def test_fast_recipe_builds_what_it_says():
     opt = trainer.optimizer
     assert isinstance(opt, SGD) and opt.nesterov and opt.momentum == 0.9 and opt.lr == 0.4
     assert trainer.schedule.name == "warmup_cosine"
-    assert (trainer.config.epochs, trainer.config.batch_size) == (2, 128)
+    assert (trainer.config.epochs, trainer.config.batch_size) == (3, 128)
     assert trainer.fast
     _, short = build_recipe("fast", 784, 10, epochs=1)
     assert short.config.epochs == 1

@@ -76,8 +76,11 @@ def run(args) -> int:
             "is running, wall-clock timings will be slow and noisy (--threads 1 --clock cpu "
             "compares the work done instead)"
         )
-    with err.status("benchmarking …") as status:
-        result = bench.run_bench(settings, progress=lambda msg: status.update(msg))
+    if err.is_terminal:
+        with err.status("benchmarking …") as status:
+            result = bench.run_bench(settings, progress=lambda msg: status.update(msg))
+    else:  # a log file: one line per measurement
+        result = bench.run_bench(settings, progress=lambda msg: err.print(msg, soft_wrap=True))
     if out_dir is not None:
         atomic_write_json(out_dir / "bench.json", _jsonable(result))
         atomic_write_text(out_dir / "bench.md", bench.render_markdown(result))
