@@ -25,13 +25,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import statistics
+import functools
 import sys
 import time
 
+import _timing
 import numpy as np
 
 SIZES = [784, 256, 256, 10]
@@ -75,23 +73,15 @@ def run(rows: int, repeats: int, batch_size: int, seed: int, threads: int, optim
         one_epoch(system, OPTIMIZERS["sgd"], X[warm], y[warm], batch_size=batch_size, seed=seed)
     results = {}
     for opt_name in optimizers:
-        times = {s: [] for s in SYSTEMS}
-        acc = {}
-        for _ in range(repeats):
-            for system in SYSTEMS:  # alternate the systems inside each repeat
-                sec, model = one_epoch(
-                    system, OPTIMIZERS[opt_name], X, y, batch_size=batch_size, seed=seed
-                )
-                times[system].append(sec)
-                acc[system] = float(np.mean(model.predict(Xt) == yt))
+        cases = {  # alternate the systems inside each repeat
+            system: functools.partial(
+                one_epoch, system, OPTIMIZERS[opt_name], X, y, batch_size=batch_size, seed=seed
+            )
+            for system in SYSTEMS
+        }
+        times, models = _timing.alternate(cases, repeats)
         results[opt_name] = {
-            s: {
-                "median_s": statistics.median(ts),
-                "min_s": min(ts),
-                "max_s": max(ts),
-                "runs_s": ts,
-                "test_accuracy": acc[s],
-            }
+            s: _timing.summary(ts, test_accuracy=float(np.mean(models[s].predict(Xt) == yt)))
             for s, ts in times.items()
         }
     return {
@@ -110,14 +100,7 @@ def run(rows: int, repeats: int, batch_size: int, seed: int, threads: int, optim
             "order": "alternating " + ", ".join(SYSTEMS),
         },
         "results": results,
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "torch": torch.__version__,
-            "platform": platform.platform(),
-        },
+        "machine": _timing.machine(torch),
     }
 
 
@@ -158,14 +141,8 @@ def print_table(rep: dict) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--rows", type=int, default=60000, help="training rows (default 60000)")
-    p.add_argument("--repeats", type=int, default=5, help="timed epochs per system (default 5)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: cores)"
-    )
+    _timing.add_size_args(p, "system")
+    _timing.add_run_args(p)
     p.add_argument(
         "--optimizers",
         nargs="+",
@@ -174,15 +151,9 @@ def main(argv=None) -> int:
         help="which optimizers to time (default: adam sgd)",
     )
     args = p.parse_args(argv)
-    for field in ("rows", "repeats", "batch_size", "threads"):
-        if getattr(args, field) < 1:
-            p.error(f"--{field.replace('_', '-')} must be >= 1")
+    _timing.check_args(p, args)
     rep = run(args.rows, args.repeats, args.batch_size, args.seed, args.threads, args.optimizers)
-    if args.json:
-        print(json.dumps(rep))
-    else:
-        print_table(rep)
-    return 0
+    return _timing.emit(rep, args.json, print_table)
 
 
 if __name__ == "__main__":

@@ -23,13 +23,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import statistics
+import functools
 import sys
 import time
 
+import _timing
 import numpy as np
 
 SIZES = [784, 256, 256, 10]
@@ -104,23 +102,13 @@ def run(rows: int, repeats: int, batch_size: int, lr: float, seed: int, threads:
     warm = slice(0, min(rows, 8 * batch_size))
     mlplab_epoch(X[warm], y[warm], seed=seed, batch_size=batch_size, lr=lr)
     torch_epoch(X[warm], y[warm], seed=seed, batch_size=batch_size, lr=lr)
-    times = {"mlplab": [], "torch": []}
-    losses = {}
-    for _ in range(repeats):  # alternate A B A B
-        for name, fn in (("mlplab", mlplab_epoch), ("torch", torch_epoch)):
-            sec, loss = fn(X, y, seed=seed, batch_size=batch_size, lr=lr)
-            times[name].append(sec)
-            losses[name] = loss
-    summary = {
-        name: {
-            "median_s": statistics.median(ts),
-            "min_s": min(ts),
-            "max_s": max(ts),
-            "runs_s": ts,
-            "epoch_loss": losses[name],
-        }
-        for name, ts in times.items()
+    kw = dict(seed=seed, batch_size=batch_size, lr=lr)
+    cases = {  # alternate A B A B
+        "mlplab": functools.partial(mlplab_epoch, X, y, **kw),
+        "torch": functools.partial(torch_epoch, X, y, **kw),
     }
+    times, losses = _timing.alternate(cases, repeats)
+    summary = {name: _timing.summary(ts, epoch_loss=losses[name]) for name, ts in times.items()}
     return {
         "workload": {
             "sizes": SIZES,
@@ -139,15 +127,7 @@ def run(rows: int, repeats: int, batch_size: int, lr: float, seed: int, threads:
         "ratio_mlplab_over_torch": summary["mlplab"]["median_s"] / summary["torch"]["median_s"],
         # the fastest run of each is the least disturbed by other load on a shared machine
         "ratio_of_minima": summary["mlplab"]["min_s"] / summary["torch"]["min_s"],
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "blas": blas_info(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "torch": torch.__version__,
-            "platform": platform.platform(),
-        },
+        "machine": _timing.machine(torch, blas=blas_info()),
     }
 
 
@@ -186,25 +166,13 @@ def print_table(rep: dict) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--rows", type=int, default=60000, help="training rows (default 60000)")
-    p.add_argument("--repeats", type=int, default=5, help="timed epochs per engine (default 5)")
-    p.add_argument("--batch-size", type=int, default=128)
+    _timing.add_size_args(p, "engine")
     p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: cores)"
-    )
+    _timing.add_run_args(p)
     args = p.parse_args(argv)
-    for field in ("rows", "repeats", "batch_size", "threads"):
-        if getattr(args, field) < 1:
-            p.error(f"--{field.replace('_', '-')} must be >= 1")
+    _timing.check_args(p, args)
     rep = run(args.rows, args.repeats, args.batch_size, args.lr, args.seed, args.threads)
-    if args.json:
-        print(json.dumps(rep))
-    else:
-        print_table(rep)
-    return 0
+    return _timing.emit(rep, args.json, print_table)
 
 
 if __name__ == "__main__":
