@@ -134,7 +134,13 @@ def test_random_networks_match_torch_and_central_differences(case):
     y = random_labels(spec["head"], rng, n, net.output_dim)
     res = check_network(net, X, y, rng=rng)
     assert res["max_rel_err_torch"] <= TOL_TORCH, res["per_param"]
-    assert res["max_rel_err_fd"] <= TOL_FD, res["per_param"]
+    if res["max_abs_grad"] < 1e-9:
+        # Every true gradient is 0 (e.g. batch norm over two rows fixes its output at ±1 and
+        # the MAE signs cancel): a relative error would compare noise with noise.  Then central
+        # differences must be noise-sized too.
+        assert res["max_abs_err_fd"] <= 1e-8, res
+    else:
+        assert res["max_rel_err_fd"] <= TOL_FD, res["per_param"]
 
 
 # --------------------------------------------------------------------------- spec and torch parity

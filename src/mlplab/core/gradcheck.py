@@ -126,13 +126,23 @@ def check_network(model: Network, X, y, *, rng=None, use_torch=True, fd=True, ma
             err_t = max(err_t, per[k]["torch"])
     if fd:
         num = numeric_gradients(model, X, y, rng=rng, max_entries=max_entries)
-        err_f = 0.0
+        err_f = abs_f = 0.0
         scale = max(float(np.max(np.abs(v))) for _, v in num.values())
         for k, (idx, vals) in num.items():
             per[k]["fd"] = rel_err(grads[k].reshape(-1)[idx], vals, scale)
             err_f = max(err_f, per[k]["fd"])
+            abs_f = max(abs_f, float(np.max(np.abs(grads[k].reshape(-1)[idx] - vals))))
     model.set_dropout_masks(None)
-    return {"loss": loss, "max_rel_err_torch": err_t, "max_rel_err_fd": err_f, "per_param": per}
+    return {
+        "loss": loss,
+        "max_rel_err_torch": err_t,
+        "max_rel_err_fd": err_f,
+        "per_param": per,
+        # absolute numbers, for the degenerate case where every true gradient is 0 and the
+        # relative error only compares rounding noise with rounding noise
+        "max_abs_grad": max(float(np.max(np.abs(g))) for g in grads.values()),
+        "max_abs_err_fd": abs_f if fd else None,
+    }
 
 
 def _safe_points(name: str, rng, n=257) -> np.ndarray:
