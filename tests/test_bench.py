@@ -158,6 +158,7 @@ def test_smoke_run_json_structure(smoke):
     for s in row["systems"].values():
         assert len(s["runs"]) == 2 and s["min"] <= s["median"] <= s["max"]
         assert s["ratio_to_mlplab"] == pytest.approx(s["median"] / base)
+        assert s["min_ratio_to_mlplab"] == pytest.approx(s["min"] / row["systems"]["mlplab"]["min"])
     assert row["systems"]["mlplab"]["ratio_to_mlplab"] == 1.0
     assert row["mlplab_gflops"] > 0
     pk = res["peak"]
