@@ -15,9 +15,6 @@ from mlplab.core.train import fit
 from mlplab.errors import ConfigError
 from mlplab.recipes import RECIPES, build_recipe, get_recipe, recipe_names, recipe_settings
 
-#: Settings a recipe may hold that mlplab.runs.RunConfig has no flag for (yet).
-NOT_RUNCONFIG = {"input_dropout"}
-
 
 def test_names_and_copies():
     assert recipe_names() == ["fast", "best"]
@@ -34,10 +31,11 @@ def test_names_and_copies():
 
 
 def test_settings_are_run_config_fields():
-    runs = pytest.importorskip("mlplab.runs")
+    from mlplab import runs
+
     fields = {f.name for f in dataclasses.fields(runs.RunConfig)}
     for name in recipe_names():
-        assert set(recipe_settings(name)) - fields <= NOT_RUNCONFIG, name
+        assert set(recipe_settings(name)) <= fields, name
 
 
 def test_fast_recipe_builds_what_it_says():
@@ -111,14 +109,21 @@ def test_train_command_takes_a_recipe(tmp_path, capsys):
 
     out = tmp_path / "run"
     argv = ["train", "--recipe", "fast", "--subset", "600", "--epochs", "1"]
-    argv += ["--val-fraction", "0.1", "--json", "--out", str(out)]
-    assert main(argv) == 0
+    assert main([*argv, "--json", "--out", str(out)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["dataset"] == "mnist" and summary["epochs"] == 1
     config = json.loads((out / "spec.json").read_text())["config"]
     fast = recipe_settings("fast")
     for key in ("hidden", "norm", "optimizer", "lr", "momentum", "schedule", "batch_size"):
         assert config[key] == fast[key], key
-    assert config["epochs"] == 1 and config["val_fraction"] == 0.1  # flags given still win
+    assert config["val_fraction"] == 0.0  # every training image; no validation split
+    assert config["epochs"] == 1  # a flag given still wins
     assert main(["train", "--recipe", "fast", "--resume", str(out)]) == 2
     assert "--recipe" in capsys.readouterr().err
+    best = tmp_path / "best"
+    argv = ["train", "--recipe", "best", "--subset", "200", "--epochs", "1", "--json"]
+    assert main([*argv, "--out", str(best)]) == 0
+    capsys.readouterr()
+    spec = json.loads((best / "spec.json").read_text())
+    assert spec["model"]["layers"][0] == {"type": "dropout", "p": 0.2}  # input dropout
+    assert spec["config"]["max_norm"] == recipe_settings("best")["max_norm"]

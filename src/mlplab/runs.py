@@ -175,6 +175,7 @@ class RunConfig:
     head: str = "auto"
     init: str = "auto"
     dropout: float = 0.0
+    input_dropout: float = 0.0
     norm: str = "none"
     dtype: str = "float32"
     # training
@@ -230,6 +231,7 @@ class RunConfig:
             c.head = get_head(c.head).name
         check_choice("--init", c.init, init_names())
         check_range("--dropout", c.dropout, 0.0, 1.0, hi_open=True)
+        check_range("--input-dropout", c.input_dropout, 0.0, 1.0, hi_open=True)
         check_choice("--norm", c.norm, ["none", "batch", "layer"])
         check_choice("--dtype", c.dtype, list(DTYPES))
         check_choice("--optimizer", c.optimizer, OPTIMIZER_CHOICES)
@@ -372,7 +374,8 @@ def add_data_args(parser) -> None:
 
 
 def add_model_args(parser) -> None:
-    """``--hidden --activation/--activations --head --init --dropout --norm --dtype``."""
+    """``--hidden --activation/--activations --head --init --dropout --input-dropout --norm
+    --dtype``."""
     g = parser.add_argument_group("model")
     g.add_argument(
         "--hidden",
@@ -398,6 +401,7 @@ def add_model_args(parser) -> None:
     )
     g.add_argument("--init", default=None, help="weight init: auto (He for ReLU, else Xavier) …")
     g.add_argument("--dropout", type=float, default=None, help="dropout after each hidden layer")
+    g.add_argument("--input-dropout", type=float, default=None, help="dropout on the inputs (0)")
     g.add_argument("--norm", default=None, choices=["none", "batch", "layer"], help="(none)")
     g.add_argument("--dtype", default=None, choices=list(DTYPES), help="(float32)")
 
@@ -603,6 +607,7 @@ def model_spec(cfg: RunConfig, dataset) -> dict:
         head=head,
         init=cfg.init,
         dropout=cfg.dropout,
+        input_dropout=cfg.input_dropout,
         norm=cfg.norm,
         dtype=cfg.dtype,
     )
@@ -676,7 +681,8 @@ def data_fingerprint(dataset) -> str:
         for a in (getattr(dataset, f"X_{split}"), getattr(dataset, f"y_{split}")):
             a = np.ascontiguousarray(a)
             h.update(f"{a.dtype.str}{a.shape}".encode())
-            h.update(memoryview(a).cast("B"))
+            if a.size:  # an empty split (--val-fraction 0) has no bytes to hash
+                h.update(memoryview(a).cast("B"))
     return h.hexdigest()
 
 
