@@ -401,8 +401,9 @@ def _torch_mlp(torch, sizes):
 
 def _torch_epoch(X, y, sizes, batch, lr, seed, bf16, clock) -> float:
     torch = _torch()
-    torch.manual_seed(seed)
-    model = _torch_mlp(torch, sizes)
+    with torch.random.fork_rng(devices=[]):  # seeded init without touching torch's global RNG
+        torch.manual_seed(seed)
+        model = _torch_mlp(torch, sizes)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
@@ -708,8 +709,9 @@ def _tta_torch(data, settings: Settings, evals: int) -> dict:
     torch = _torch()
     Xtr, ytr, Xte, yte = data
     batch, lr, sizes = 128, 1e-3, [Xtr.shape[1], 256, 256, 10]
-    torch.manual_seed(settings.seed)
-    model = _torch_mlp(torch, sizes)
+    with torch.random.fork_rng(devices=[]):  # seeded init without touching torch's global RNG
+        torch.manual_seed(settings.seed)
+        model = _torch_mlp(torch, sizes)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
     Xt, yt, Xv = torch.from_numpy(Xtr), torch.from_numpy(ytr), torch.from_numpy(Xte)
