@@ -76,9 +76,9 @@ def _fake_result(r256=1.3, r1024=1.05, sk=(4.0, 2.5), gflops=300.0, peak=400.0, 
             "batch": batch,
             "mlplab_gflops": gflops,
             "systems": {
-                "mlplab": {"ratio_to_mlplab": 1.0},
-                "torch": {"ratio_to_mlplab": torch_ratio},
-                "sklearn": {"ratio_to_mlplab": sk_ratio},
+                "mlplab": {"ratio_to_mlplab": 1.0, "most_ratio_possible": 1.5},
+                "torch": {"ratio_to_mlplab": torch_ratio, "most_ratio_possible": 2 * torch_ratio},
+                "sklearn": {"ratio_to_mlplab": sk_ratio, "most_ratio_possible": 1.2 * sk_ratio},
             },
         }
 
@@ -100,6 +100,10 @@ def test_check_targets_compares_each_measurement_with_its_goal():
     assert got["vs_sklearn"]["value"] == 2.5 and got["vs_sklearn"]["met"] is False
     assert got["peak_fraction"]["value"] == pytest.approx(0.75) and got["peak_fraction"]["met"]
     assert got["fast_recipe_98"]["met"] is True
+    # the matrix-product floor bounds each ratio target: the smallest row's bound
+    assert got["vs_sklearn"]["most_possible"] == pytest.approx(1.2 * 2.5)
+    assert got["vs_torch_1024"]["most_possible"] == pytest.approx(2.1)
+    assert got["peak_fraction"]["most_possible"] is None
     missing = {t["target"]: t for t in bench.check_targets(_fake_result(fast=None))}
     assert missing["fast_recipe_98"]["value"] is None and missing["fast_recipe_98"]["met"] is None
     empty = bench.check_targets({})
@@ -161,6 +165,10 @@ def test_smoke_run_json_structure(smoke):
         assert s["min_ratio_to_mlplab"] == pytest.approx(s["min"] / row["systems"]["mlplab"]["min"])
     assert row["systems"]["mlplab"]["ratio_to_mlplab"] == 1.0
     assert row["mlplab_gflops"] > 0
+    floor = row["gemm_floor_seconds"]
+    assert floor > 0
+    for s in row["systems"].values():
+        assert s["most_ratio_possible"] == pytest.approx(s["median"] / floor)
     pk = res["peak"]
     assert set(pk["numpy"]) == {"128", "256"} and pk["peak"] == max(pk["numpy"].values())
     assert 0 < pk["ceiling"]["fraction_of_peak"]
