@@ -11,6 +11,12 @@ A *run* is one training of one model on one data set, kept in a folder::
     DIR/curves.png       loss and metric per epoch, train vs validation
     DIR/metrics.json     test-split metrics (accuracy and confusion matrix, RMSE/MAE/R², deviance)
 
+An *ensemble run* (``--members K``) keeps K ordinary runs in ``DIR/members/0 … K−1`` (same
+settings and data, member m's seeds from ``run_rngs(seed, m)``) and, at the top, spec.json,
+scaler.npz, history.json/.csv (every member's epochs, with a ``member`` column), metrics.json
+and model.npz: the one MLP whose logits are the mean of the members' logits
+(:func:`mlplab.core.ensemble.average_networks`).  Resuming it resumes the unfinished members.
+
 The pieces, for commands and other front ends to reuse:
 
 * :class:`RunConfig` — every setting of a run, validated; ``to_dict``/``from_dict``.
@@ -65,6 +71,7 @@ from pathlib import Path
 import numpy as np
 
 from mlplab.core.activations import get_activation
+from mlplab.core.ensemble import average_networks
 from mlplab.core.init import init_names
 from mlplab.core.losses import get_head, head_for_task
 from mlplab.core.network import DTYPES, Network, mlp_spec
@@ -115,6 +122,9 @@ __all__ = [
     "resume_run",
     "execute_run",
     "finish_run",
+    "EnsembleRun",
+    "prepare_ensemble",
+    "execute_ensemble",
     "split_metrics",
     "plot_curves",
     "history_csv",
@@ -191,6 +201,10 @@ class RunConfig:
     max_norm: float | None = None
     clip_grad_norm: float | None = None
     early_stopping: int | None = None
+    # ensembles: ``members`` networks whose logits are averaged (see execute_ensemble);
+    # ``member`` is the index of one of them (0 for a plain run), which picks its seeds
+    members: int = 1
+    member: int = 0
     # engine (mlplab.backends.torch for "torch")
     backend: str = "numpy"
     device: str = "auto"
@@ -267,6 +281,15 @@ class RunConfig:
             )
             if c.val_fraction == 0:
                 raise ConfigError("--early-stopping needs a validation split (--val-fraction > 0)")
+        c.members = check_range("--members", c.members, 1, 64, integer=True)
+        c.member = check_range("member", c.member, 0, None, integer=True)
+        if c.members > 1:
+            acts = c.activations or [c.activation]
+            if c.norm == "layer" or any(get_activation(a).name == "prelu" for a in acts):
+                raise ConfigError(
+                    "--members > 1 averages networks side by side, which needs layers that act "
+                    "on each unit alone: not --norm layer, not the prelu activation"
+                )
         if _is_csv(c.dataset):
             if not c.target:
                 raise ConfigError(f"--target is required for a CSV data set ({c.dataset})")
@@ -392,6 +415,15 @@ def add_model_args(parser) -> None:
         default=None,
         metavar="A[,A...]",
         help="one activation per hidden layer, e.g. relu,tanh",
+    )
+    g.add_argument(
+        "--members",
+        type=int,
+        default=None,
+        metavar="K",
+        help="train K networks (other initial weights and batch orders, the same data) and "
+        "average their logits; model.npz is the one MLP that computes the average, with "
+        "block-diagonal hidden weights (1)",
     )
     g.add_argument(
         "--head",
@@ -613,19 +645,24 @@ def model_spec(cfg: RunConfig, dataset) -> dict:
     )
 
 
-def run_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+def run_rngs(seed: int, member: int = 0) -> tuple[np.random.Generator, np.random.Generator]:
     """Independent Generators for the initial weights and for training (order, dropout).
 
     Both are children of ``SeedSequence(seed)``, so they never share a stream with each other
-    or with the data, which uses ``default_rng(seed)`` itself.
+    or with the data, which uses ``default_rng(seed)`` itself.  Member ``m`` ≥ 1 of an
+    ensemble draws from ``SeedSequence([seed, m])`` instead: other weights and batch orders,
+    the same data split.
     """
-    init_seq, train_seq = np.random.SeedSequence(seed).spawn(2)
+    root = np.random.SeedSequence(seed if member == 0 else [seed, member])
+    init_seq, train_seq = root.spawn(2)
     return np.random.default_rng(init_seq), np.random.default_rng(train_seq)
 
 
 def build_model(cfg: RunConfig, dataset, rng=None) -> Network:
     """A freshly initialised :class:`Network` (weights from ``run_rngs(seed)[0]`` by default)."""
-    return Network(model_spec(cfg, dataset), rng=run_rngs(cfg.seed)[0] if rng is None else rng)
+    if rng is None:
+        rng = run_rngs(cfg.seed, cfg.member)[0]
+    return Network(model_spec(cfg, dataset), rng=rng)
 
 
 def optimizer_spec(cfg: RunConfig) -> dict:
@@ -659,7 +696,7 @@ def build_trainer(cfg: RunConfig, model: Network, *, rng=None, callbacks=()) -> 
             make_optimizer(optimizer_spec(cfg)),
             schedule=make_schedule(cfg.schedule),
             config=train_config(cfg),
-            rng=run_rngs(cfg.seed)[1] if rng is None else rng,
+            rng=run_rngs(cfg.seed, cfg.member)[1] if rng is None else rng,
             callbacks=callbacks,
             device=cfg.device,
             precision=cfg.precision,
@@ -669,7 +706,7 @@ def build_trainer(cfg: RunConfig, model: Network, *, rng=None, callbacks=()) -> 
         make_optimizer(optimizer_spec(cfg)),
         schedule=make_schedule(cfg.schedule),
         config=train_config(cfg),
-        rng=run_rngs(cfg.seed)[1] if rng is None else rng,
+        rng=run_rngs(cfg.seed, cfg.member)[1] if rng is None else rng,
         callbacks=callbacks,
     )
 
@@ -1056,7 +1093,9 @@ def prepare_run(cfg: RunConfig, out=None) -> Run:
     ``scaler.npz``.  ``cfg`` should be resolved (:func:`config_from_args` does that)."""
     cfg = cfg.resolved()
     dataset = load_data(cfg)
-    init_rng, train_rng = run_rngs(cfg.seed)
+    if cfg.members > 1:
+        raise ConfigError("prepare_run trains one network; use prepare_ensemble for --members")
+    init_rng, train_rng = run_rngs(cfg.seed, cfg.member)
     model = Network(model_spec(cfg, dataset), rng=init_rng)
     trainer = build_trainer(cfg, model, rng=train_rng)
     run_dir = RunDir.create(default_out(cfg.dataset) if out is None else out)
@@ -1095,7 +1134,7 @@ def _target_scaling_record(tmap) -> dict:
     }
 
 
-def resume_run(path, given: dict | None = None) -> Run:
+def resume_run(path, given: dict | None = None) -> Run | EnsembleRun:
     """Reopen an interrupted (or finished) run from its folder and checkpoint.
 
     ``given`` holds settings typed again on the command line (:func:`given_settings`); any
@@ -1119,6 +1158,8 @@ def resume_run(path, given: dict | None = None) -> Run:
             f"--resume keeps the run's saved settings; these flags differ: {'; '.join(conflicts)}"
             " — drop them, or start a new run with another --out"
         )
+    if cfg.members > 1:
+        return _reopen_ensemble(run_dir, spec, cfg)
     ck = run_dir.load_checkpoint()  # before the (slow) data: a missing checkpoint fails fast
     cfg = cfg.resolved()
     dataset = load_data(cfg)
@@ -1224,6 +1265,130 @@ def finish_run(run: Run) -> dict:
         if key in last:
             summary[key] = last[key]
     summary.update({f"test_{k}": v for k, v in metrics.items() if _is_scalar(v) and k != "n"})
+    return summary
+
+
+@dataclass
+class EnsembleRun:
+    """An ensemble run (``--members K``): the top folder and its members' settings."""
+
+    config: RunConfig
+    dir: RunDir
+    dataset: object
+    spec: dict
+    resumed_from: int | None = None  # members already finished when it was resumed
+    finished: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def member_dir(self, m: int) -> RunDir:
+        return RunDir(self.dir.path / "members" / str(m))
+
+    def member_config(self, m: int) -> RunConfig:
+        return dataclasses.replace(self.config, members=1, member=m)
+
+    def member_done(self, m: int) -> bool:
+        d = self.member_dir(m)
+        return d.model_path.is_file() and d.file(RunDir.METRICS).is_file()
+
+
+def prepare_ensemble(cfg: RunConfig, out=None) -> EnsembleRun:
+    """The top folder of a new ensemble run: ``spec.json`` (with the merged model's spec) and
+    ``scaler.npz``; the members are created by :func:`execute_ensemble`."""
+    cfg = cfg.resolved()
+    dataset = load_data(cfg)
+    run_dir = RunDir.create(default_out(cfg.dataset) if out is None else out)
+    member = model_spec(cfg, dataset)
+    merged = average_networks([Network(member)] * cfg.members).spec
+    from mlplab import __version__
+
+    spec = {
+        "format": RUN_FORMAT,
+        "mlplab": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config": cfg.to_dict(),
+        "model": merged,
+        "member_model": member,
+        "members": [f"members/{m}" for m in range(cfg.members)],
+        "data": _data_summary(cfg, dataset),
+        "target_scaling": _target_scaling_record(target_map(cfg, dataset)),
+        "environment": _environment(),
+    }
+    run_dir.write_spec(spec)
+    run_dir.write_scaler(dataset, target_map(cfg, dataset))
+    return EnsembleRun(cfg, run_dir, dataset, spec)
+
+
+def _reopen_ensemble(run_dir: RunDir, spec: dict, cfg: RunConfig) -> EnsembleRun:
+    cfg = cfg.resolved()
+    dataset = load_data(cfg)
+    if data_fingerprint(dataset) != spec["data"].get("fingerprint"):
+        raise CheckpointError(
+            f"the data set {cfg.dataset!r} no longer matches the one this run was trained on "
+            "(its arrays changed); an exact resume is impossible"
+        )
+    ens = EnsembleRun(cfg, run_dir, dataset, spec)
+    done = sum(ens.member_done(m) for m in range(cfg.members))
+    ens.resumed_from = done
+    ens.finished = done == cfg.members and run_dir.model_path.is_file()
+    return ens
+
+
+def execute_ensemble(ens: EnsembleRun, make_callbacks=lambda m, run: ()) -> dict:
+    """Train the members one after the other — each an ordinary run in ``members/m`` with its
+    own checkpoints (a finished member is skipped, an interrupted one resumed) — then write
+    the averaged model and the top folder's files; return the summary.
+
+    ``make_callbacks(m, run)`` gives each member's callbacks (progress, …).
+    """
+    summaries = []
+    for m in range(ens.config.members):
+        d = ens.member_dir(m)
+        if d.spec_path.is_file():
+            run = resume_run(d.path)
+        else:
+            run = prepare_run(ens.member_config(m), d.path)
+        summaries.append(execute_run(run, make_callbacks(m, run)))
+    return finish_ensemble(ens, summaries)
+
+
+def finish_ensemble(ens: EnsembleRun, summaries: list[dict]) -> dict:
+    """Average the members' saved models into the top ``model.npz``; write history and test
+    metrics; return the summary (the members' own test metrics under ``members``)."""
+    ds = ens.dataset
+    members = [ens.member_dir(m).path for m in range(ens.config.members)]
+    models = [Network.load(p / RunDir.MODEL) for p in members]
+    model = average_networks(models)
+    metrics = split_metrics(model, ds.X_test, ds.y_test, ds.task, ds.class_names)
+    metrics = {"split": "test", "n": len(ds.X_test), **metrics}
+    records = []
+    for m, p in enumerate(members):
+        hist = json.loads(read_bytes(p / RunDir.HISTORY_JSON).decode("utf-8"))
+        records += [{"member": m, **r} for r in hist["records"]]
+    model.save(ens.dir.model_path)
+    atomic_write_json(
+        ens.dir.file(RunDir.HISTORY_JSON),
+        {"records": records, "target_standardized": summaries[0]["target_standardized"]},
+    )
+    atomic_write_text(ens.dir.file(RunDir.HISTORY_CSV), history_csv(records))
+    atomic_write_json(ens.dir.file(RunDir.METRICS), metrics)
+    summary = {
+        "out": str(ens.dir.path),
+        "dataset": ds.name,
+        "task": ds.task,
+        "members": len(members),
+        "epochs": summaries[0]["epochs"],
+        "stop_reason": None,
+        "train_seconds": float(sum(s["train_seconds"] for s in summaries)),
+        "n_parameters": model.n_parameters,
+        "resumed_from_member": ens.resumed_from,
+        "target_standardized": summaries[0]["target_standardized"],
+    }
+    summary.update({f"test_{k}": v for k, v in metrics.items() if _is_scalar(v) and k != "n"})
+    keys = [k for k in summaries[0] if k.startswith("test_")]
+    summary["member_results"] = [
+        {"member": m, "train_seconds": s["train_seconds"], **{k: s.get(k) for k in keys}}
+        for m, s in enumerate(summaries)
+    ]
     return summary
 
 

@@ -157,6 +157,10 @@ def test_unknown_dataset_lists_the_valid_ones(capsys, tmp_path):
         (["--hidden", "4", "--activations", "relu,tanh"], "--activations"),
         (["--target", "y"], "target"),  # only for CSV
         (["--early-stopping", "2", "--val-fraction", "0"], "--early-stopping"),
+        (["--members", "0"], "--members"),
+        (["--members", "2", "--norm", "layer"], "--members"),
+        (["--members", "2", "--activation", "prelu"], "--members"),
+        (["--members", "2", "--doctor"], "--doctor"),
     ],
 )
 def test_bad_flag_values_exit_2(flags, needle, capsys, tmp_path):
@@ -332,3 +336,59 @@ def test_diabetes_reaches_a_sensible_r2_and_predict_answers_in_raw_units(tmp_pat
     r2 = 1 - np.sum((pred - y) ** 2) / np.sum((y - y.mean()) ** 2)
     assert r2 == pytest.approx(s["test_r2"], abs=1e-5)
     assert 50 < pred.mean() < 250  # diabetes progression scores, not standardised values
+
+
+ENSEMBLE = ["--dataset", "moons", "--hidden", "8,8", "--epochs", "4", *TOY, "--dropout", "0.1"]
+
+
+def test_members_are_ordinary_runs_and_the_top_model_averages_their_logits(tmp_path, capsys):
+    from mlplab.core.ensemble import average_networks
+    from mlplab.core.network import Network
+
+    out = tmp_path / "ens"
+    res = _train_json(capsys, *ENSEMBLE, "--members", "3", "--out", str(out))
+    assert res["members"] == 3 and len(res["member_results"]) == 3
+    members = [Network.load(out / "members" / str(m) / "model.npz") for m in range(3)]
+    w = [m.named_parameters()["0.weight"] for m in members]
+    assert not np.array_equal(w[0], w[1]) and not np.array_equal(w[1], w[2])  # own seeds
+    top = Network.load(out / "model.npz")
+    assert [la["units"] for la in top.spec["layers"] if la["type"] == "dense"] == [24, 24, 1]
+    X = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
+    np.testing.assert_allclose(
+        top.forward(X), average_networks(members).forward(X), rtol=1e-6, atol=1e-6
+    )
+    # member 0 is exactly the plain run with the same settings
+    plain = tmp_path / "plain"
+    _train_json(capsys, *ENSEMBLE, "--out", str(plain))
+    _assert_bitwise_equal(plain, out / "members" / "0")
+    hist = json.loads((out / "history.json").read_text())["records"]
+    assert [r["member"] for r in hist] == [0] * 4 + [1] * 4 + [2] * 4
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["accuracy"] == res["test_accuracy"]
+    # evaluate uses the averaged model like any run's
+    assert main(["evaluate", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == pytest.approx(metrics["accuracy"])
+
+
+def test_an_interrupted_ensemble_resumes_the_unfinished_members_exactly(tmp_path, capsys):
+    full = tmp_path / "full"
+    _train_json(capsys, *ENSEMBLE, "--members", "3", "--out", str(full))
+    cut = tmp_path / "cut"
+    _train_json(capsys, *ENSEMBLE, "--members", "3", "--out", str(cut))
+    # as if killed while member 2 trained: it has only its start checkpoint; no top model yet
+    import shutil
+
+    from mlplab import runs
+
+    shutil.rmtree(cut / "members" / "2")
+    for name in ("model.npz", "metrics.json", "history.json"):
+        (cut / name).unlink()
+    ens = runs.resume_run(cut)
+    member = runs.prepare_run(ens.member_config(2), ens.member_dir(2).path)
+    member.dir.save_checkpoint(member.trainer)
+    assert _checkpoint_epoch(cut / "members" / "2") == 0
+    res = _train_json(capsys, "--resume", str(cut))
+    assert res["resumed_from_member"] == 2
+    for m in range(3):
+        _assert_bitwise_equal(full / "members" / str(m), cut / "members" / str(m))
+    _assert_bitwise_equal(full, cut)
