@@ -253,15 +253,12 @@ def alternate(cases: dict[str, Callable[[], float]], repeats: int, *, on_run=Non
 
 @contextlib.contextmanager
 def blas_threads(n: int):
-    """Limit BLAS and OpenMP pools (threadpoolctl), PyTorch's intra-op threads and the
-    engine's element-wise threads (:func:`mlplab.core.fastpath.workers`) to ``n``."""
+    """Limit BLAS and OpenMP pools (threadpoolctl) and PyTorch's intra-op threads to ``n``."""
     from threadpoolctl import threadpool_limits
-
-    from mlplab.core.fastpath import workers
 
     torch = _torch()
     before = torch.get_num_threads() if torch is not None else None
-    with threadpool_limits(limits=int(n)), workers(int(n)):
+    with threadpool_limits(limits=int(n)):
         if torch is not None:
             torch.set_num_threads(int(n))
         try:

@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 
-from mlplab.core import fastpath
 from mlplab.core.fastpath import FastStep, fast_optimizer_step
 from mlplab.core.network import Network, mlp_spec
 from mlplab.core.optim import SGD, Adam, AdamW, Optimizer, make_optimizer
@@ -61,69 +60,13 @@ OPTIMIZERS = {
 }
 
 
-def _train(fast, net_kw, opt, head="softmax_ce", k=3, workers=1, **config):
+def _train(fast, net_kw, opt, head="softmax_ce", k=3, **config):
     X, y = _data(head=head, k=k)
     kw = dict(net_kw)
     act = kw.pop("activation")
     model = Network(mlp_spec([7, 12, 9, k], act, head=head, **kw), rng=1)
-    hist = fit(
-        model,
-        X,
-        y,
-        optimizer=opt,
-        epochs=2,
-        batch_size=20,
-        rng=5,
-        fast=fast,
-        workers=workers,
-        **config,
-    )
+    hist = fit(model, X, y, optimizer=opt, epochs=2, batch_size=20, rng=5, fast=fast, **config)
     return model, hist
-
-
-@pytest.mark.parametrize("net", list(NETS))
-@pytest.mark.parametrize("opt", list(OPTIMIZERS))
-def test_row_blocks_on_helper_threads_change_no_bit(net, opt, monkeypatch):
-    """Every element-wise pass and update cut into 3 row blocks run on 3 threads (the size
-    threshold lowered so these small layers are cut): the same weights as the reference."""
-    monkeypatch.setattr(fastpath, "SPLIT_MIN", 1)
-    calls = []
-    real = fastpath.split_rows
-    monkeypatch.setattr(
-        fastpath, "split_rows", lambda parts, n, fn: (calls.append(parts), real(parts, n, fn))
-    )
-    ref, h_ref = _train(False, NETS[net], OPTIMIZERS[opt])
-    par, h_par = _train(True, NETS[net], OPTIMIZERS[opt], workers=3)
-    assert calls and max(calls) == 3  # the blocks really were cut
-    _same_state(ref, par)
-    for a, b in zip(h_ref.records, h_par.records):
-        assert {k: v for k, v in a.items() if k != "seconds"} == {
-            k: v for k, v in b.items() if k != "seconds"
-        }
-
-
-def test_split_rows_covers_every_row_once_and_raises_helper_errors():
-    seen = np.zeros(10, int)
-
-    def mark(lo, hi):
-        seen[lo:hi] += 1
-
-    fastpath.split_rows(3, 10, mark)
-    assert (seen == 1).all()
-    fastpath.split_rows(5, 2, mark)  # more blocks than rows: two blocks of one row
-    assert seen.tolist() == [2, 2] + [1] * 8
-
-    def boom(lo, hi):
-        if lo == 0:
-            raise ValueError("block 0")
-
-    with pytest.raises(ValueError, match="block 0"):
-        fastpath.split_rows(2, 4, boom)
-    assert fastpath.parts_for(fastpath.SPLIT_MIN - 1, 8) == 1
-    assert fastpath.parts_for(10 * fastpath.SPLIT_MIN, 2) == 2
-    with fastpath.workers(3):
-        assert fastpath.default_workers() == 3
-        assert FastStep(Network.from_sizes([2, 3, 2]), make_optimizer("sgd")).workers == 3
 
 
 @pytest.mark.parametrize("net", list(NETS))

@@ -384,8 +384,6 @@ def test_step_activation_cannot_be_fitted():
         {"lr": 0.0},
         {"optimizer": "lbfgs"},
         {"schedule": "triangle"},
-        {"workers": 0},
-        {"workers": 1.5},
     ],
 )
 def test_bad_training_arguments_raise_config_error(kwargs):

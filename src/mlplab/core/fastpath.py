@@ -25,12 +25,6 @@ checks every piece against the reference) while allocating nothing per step:
 5. **Optimizers**: SGD (momentum, Nesterov, weight decay), Adam and AdamW run their exact
    ``torch.optim`` update rules with ``out=`` scratch buffers instead of temporaries, on the
    optimizer's own state (so checkpoints and resume are unaffected).
-6. **Element-wise work on every core**: BLAS runs its products on all cores, but a NumPy ufunc
-   runs on one.  With ``workers`` ≥ 2, each large element-wise pass (bias add, ReLU and its
-   mask, dropout's mask, the optimizer update) is cut into row blocks and the blocks run at
-   once on helper threads (NumPy releases the GIL inside ufuncs).  An element-wise result does
-   not depend on how the rows are cut, so the numbers stay the same bit for bit; reductions
-   (bias gradients, batch-norm statistics, the loss) stay on one thread.
 
 Any other layer (layer norm, other activations, PReLU, dropout with a fixed mask), any
 other head and any other optimizer runs its reference code inside the fast step, so every
@@ -44,12 +38,7 @@ they stay valid until the next step — copy them to keep them longer.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import math
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -59,83 +48,10 @@ from mlplab.core.losses import SoftmaxCE
 from mlplab.core.network import Network
 from mlplab.core.optim import SGD, Adam, AdamW, Optimizer
 
-__all__ = ["FastStep", "fast_optimizer_step", "model_lowest", "default_workers", "workers"]
+__all__ = ["FastStep", "fast_optimizer_step", "model_lowest"]
 
 #: At most this many batch sizes keep their buffers (training uses two: full and last batch).
 _MAX_CACHED_SIZES = 4
-
-#: Element-wise passes over fewer elements than this stay on one thread: handing a block to
-#: another thread costs tens of microseconds, about what a ufunc needs for this many floats.
-SPLIT_MIN = 1 << 16
-
-#: Most threads the element-wise passes use.
-MAX_WORKERS = 8
-
-_workers_override: contextvars.ContextVar[int | None] = contextvars.ContextVar(
-    "mlplab_fastpath_workers", default=None
-)
-
-
-def default_workers() -> int:
-    """Threads for the element-wise passes: the value set by :func:`workers` if any, else the
-    CPUs this process may run on (at most :data:`MAX_WORKERS`)."""
-    n = _workers_override.get()
-    if n is None:
-        try:
-            n = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            n = os.cpu_count() or 1
-    return max(1, min(int(n), MAX_WORKERS))
-
-
-@contextlib.contextmanager
-def workers(n: int):
-    """Within the block, new :class:`FastStep` objects use ``n`` threads for element-wise work
-    (``mlplab bench --threads`` sets it with the BLAS threads)."""
-    token = _workers_override.set(max(1, int(n)))
-    try:
-        yield
-    finally:
-        _workers_override.reset(token)
-
-
-_pool_lock = threading.Lock()
-_pool: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, size, pool)
-
-
-def _helpers(k: int) -> ThreadPoolExecutor:
-    """The process's helper threads (at least ``k``), made on first use and after a fork."""
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool[0] != os.getpid() or _pool[1] < k:
-            if _pool is not None and _pool[0] == os.getpid():
-                _pool[2].shutdown(wait=False)  # a larger pool replaces it
-            _pool = (os.getpid(), k, ThreadPoolExecutor(k, thread_name_prefix="mlplab-fastpath"))
-        return _pool[2]
-
-
-def split_rows(parts: int, n: int, fn) -> None:
-    """Run ``fn(lo, hi)`` over ``parts`` contiguous row blocks of ``range(n)`` at once: the
-    first ``parts − 1`` blocks on helper threads, the last on this one.  ``parts`` = 1 (or
-    ``n`` < 2) runs ``fn(0, n)`` here."""
-    parts = min(parts, n)
-    if parts < 2:
-        fn(0, n)
-        return
-    bounds = [round(n * j / parts) for j in range(parts + 1)]
-    pool = _helpers(parts - 1)
-    futures = [pool.submit(fn, bounds[j], bounds[j + 1]) for j in range(parts - 1)]
-    try:
-        fn(bounds[-2], bounds[-1])
-    finally:
-        wait(futures)  # every block is finished before anyone reads the result
-    for f in futures:
-        f.result()  # a helper's exception is raised here
-
-
-def parts_for(size: int, workers: int) -> int:
-    """Row blocks for an element-wise pass over ``size`` elements with ``workers`` threads."""
-    return max(1, min(workers, size // SPLIT_MIN))
 
 
 def _is_fast_dense(layer) -> bool:
@@ -217,9 +133,6 @@ class FastStep:
     model : Network
     optimizer : Optimizer
         SGD, Adam and AdamW take the in-place update; any other optimizer runs its own ``step``.
-    workers : int, optional
-        Threads for the large element-wise passes (default :func:`default_workers`); 1 keeps
-        everything but BLAS on the calling thread.  The numbers do not depend on it.
 
     Examples
     --------
@@ -228,10 +141,9 @@ class FastStep:
     >>> fast.update()                                  # optimizer step, in place
     """
 
-    def __init__(self, model: Network, optimizer: Optimizer, *, workers: int | None = None):
+    def __init__(self, model: Network, optimizer: Optimizer):
         self.model = model
         self.optimizer = optimizer
-        self.workers = default_workers() if workers is None else max(1, int(workers))
         self.params = model.named_parameters()
         self.grads = model.named_gradients()
         self._buffers: dict[int, _Buffers] = {}
@@ -253,10 +165,6 @@ class FastStep:
             buf = self._buffers[n] = _Buffers(self.model, n)
         return buf
 
-    def _rows(self, a: np.ndarray, fn) -> None:
-        """``fn(lo, hi)`` over row blocks of ``a`` on up to ``workers`` threads."""
-        split_rows(parts_for(a.size, self.workers), a.shape[0], fn)
-
     # ------------------------------------------------------------------ forward
     def forward(self, X: np.ndarray, *, training: bool = True, rng=None) -> np.ndarray:
         """Logits of a batch ``X`` (n, input_dim), already of the model's dtype; caches as the
@@ -269,14 +177,11 @@ class FastStep:
                 layer.h_prev = h
                 z = buf.out[i]
                 np.matmul(h, layer.params["weight"].T, out=z)  # Z = H Wᵀ   (n, d_out)
-                b = layer.params["bias"]
-                self._rows(z, lambda lo, hi, z=z, b=b: np.add(z[lo:hi], b, out=z[lo:hi]))  # + b
+                z += layer.params["bias"]  # + b
                 layer.out = h = z
             elif _is_fast_relu(layer):
                 layer.z = h
-                o = buf.out[i]
-                self._rows(o, lambda lo, hi, h=h, o=o: np.maximum(h[lo:hi], 0, out=o[lo:hi]))
-                layer.out = h = o
+                layer.out = h = np.maximum(h, 0, out=buf.out[i])
             elif _is_fast_batchnorm(layer) and training:
                 h = _batchnorm_forward(layer, h, buf.out[i], buf.xhat[i], buf.work[i])
             elif _is_fast_dropout(layer) and training and layer.fixed_mask is None:
@@ -330,24 +235,12 @@ class FastStep:
                     break  # nothing below has parameters: ∂L/∂(input) is not needed
                 delta = np.matmul(delta, layer.params["weight"], out=buf.din[i])  # δ W
             elif _is_fast_relu(layer):
-                pre, mask, d, out = layer.z, buf.mask[i], delta, buf.din[i]
-
-                def relu_back(lo, hi, pre=pre, mask=mask, d=d, out=out):
-                    np.greater(pre[lo:hi], 0, out=mask[lo:hi])  # 1[z > 0]
-                    np.multiply(d[lo:hi], mask[lo:hi], out=out[lo:hi])
-
-                self._rows(out, relu_back)
-                delta = out
+                mask = np.greater(layer.z, 0, out=buf.mask[i])  # 1[z > 0]
+                delta = np.multiply(delta, mask, out=buf.din[i])
             elif _is_fast_batchnorm(layer):
                 delta = _batchnorm_backward(layer, delta, buf.din[i], buf.work[i])
             elif _is_fast_dropout(layer) and layer.scale is not None:
-                d, sc, out = delta, layer.scale, buf.din[i]
-
-                def drop_back(lo, hi, d=d, sc=sc, out=out):
-                    np.multiply(d[lo:hi], sc[lo:hi], out=out[lo:hi])  # δ ⊙ m/(1 − p)
-
-                self._rows(out, drop_back)
-                delta = out
+                delta = np.multiply(delta, layer.scale, out=buf.din[i])  # δ ⊙ m/(1 − p)
             else:
                 delta = layer.backward(delta)
             if i == self._lowest:
@@ -359,29 +252,20 @@ class FastStep:
     # ------------------------------------------------------------------ update
     def update(self) -> None:
         """The optimizer's step on the model's parameters, in place (``optimizer.t`` += 1)."""
-        fast_optimizer_step(
-            self.optimizer, self.params, self.grads, self._scratch, workers=self.workers
-        )
+        fast_optimizer_step(self.optimizer, self.params, self.grads, self._scratch)
 
     def _dropout_forward(self, layer: Dropout, x, rng, buf: _Buffers, i: int):
         """:meth:`Dropout.forward` in training mode into buffers: the same ``rng.random`` draw
-        (into a buffer, on this thread), ``keep = u ≥ p``, ``scale = keep / (1 − p)``,
+        (into a buffer), ``keep = u ≥ p``, ``scale = keep / (1 − p)``,
         ``h = x ⊙ scale``."""
         if rng is None:
             return layer.forward(x, True, rng)  # the reference raises its error
-        u, keep, scale, out = buf.draw[i], buf.mask[i], buf.scale[i], buf.out[i]
+        u = buf.draw[i]
         rng.random(out=u, dtype=u.dtype.type)
-        p, keep_share = layer.p, x.dtype.type(1.0 - layer.p)
-
-        def rows(lo, hi):
-            np.greater_equal(u[lo:hi], p, out=keep[lo:hi])
-            np.divide(keep[lo:hi], keep_share, out=scale[lo:hi])
-            np.multiply(x[lo:hi], scale[lo:hi], out=out[lo:hi])
-
-        self._rows(out, rows)
-        layer.scale = scale
-        layer.out = out
-        return out
+        keep = np.greater_equal(u, layer.p, out=buf.mask[i])
+        layer.scale = np.divide(keep, x.dtype.type(1.0 - layer.p), out=buf.scale[i])
+        layer.out = np.multiply(x, layer.scale, out=buf.out[i])
+        return layer.out
 
 
 def _batchnorm_forward(layer: BatchNorm, x, out, x_hat, work):
@@ -446,20 +330,13 @@ def _scratch_for(scratch: dict, name: str, p: np.ndarray, slot: int = 0) -> np.n
 
 
 def fast_optimizer_step(
-    optimizer: Optimizer,
-    params: dict,
-    grads: dict,
-    scratch: dict | None = None,
-    *,
-    workers: int = 1,
+    optimizer: Optimizer, params: dict, grads: dict, scratch: dict | None = None
 ) -> None:
     """``optimizer.step(params, grads)`` with the same numbers and no temporaries.
 
     SGD, Adam and AdamW (exact types) are updated here with ``out=`` scratch arrays taken from
     ``scratch`` (a dict this function fills and reuses); any other optimizer runs its own
     ``step``.  The per-parameter state (momentum buffers, moments) is the optimizer's own.
-    With ``workers`` > 1 the large parameters are updated in row blocks on that many threads
-    (every update is element-wise, so the result does not change).
     """
     kind = type(optimizer)
     if kind not in (SGD, Adam, AdamW):
@@ -467,106 +344,61 @@ def fast_optimizer_step(
         return
     scratch = {} if scratch is None else scratch
     optimizer.t += 1
-    prepare = _sgd_rows if kind is SGD else _adam_rows
-    big = []
+    update = _sgd_update if kind is SGD else _adam_update
     for name, p in params.items():
-        rows = prepare(optimizer, name, p, grads[name], scratch)  # state made here, serially
-        n = p.shape[0] if p.ndim else 1
-        if parts_for(p.size, workers) > 1:
-            big.append((n, rows))
-        else:
-            rows(0, n)
-    if big:
-        parts = max(2, min(workers, MAX_WORKERS))
-
-        def blocks(k_lo, k_hi):  # block k of every large parameter, in one hand-off
-            for n, rows in big:
-                rows(round(n * k_lo / parts), round(n * k_hi / parts))
-
-        split_rows(parts, parts, blocks)
+        update(optimizer, name, p, grads[name], scratch)
 
 
-def _rows_of(a: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    return a if a.ndim == 0 else a[lo:hi]
-
-
-def _sgd_rows(opt: SGD, name, p, g, scratch):
-    """As :meth:`SGD._update`, as a function of a row block: ``g ← ∇ + λ w``;
-    ``b ← μ b + g`` (``b ← g`` on the first step); ``g ← g + μ b`` (Nesterov) or ``b``;
+def _sgd_update(opt: SGD, name, p, g, scratch) -> None:
+    """As :meth:`SGD._update`: ``g ← ∇ + λ w``; ``b ← μ b + g``; ``g ← g + μ b`` or ``b``;
     ``w ← w − η g``."""
     s = _scratch_for(scratch, name, p)
-    wd, mu, nesterov = opt.weight_decay, opt.momentum, opt.nesterov
-    lr = p.dtype.type(opt.lr)
-    buf, fresh, t = None, False, None
-    if mu:
+    if opt.weight_decay:
+        np.multiply(opt.weight_decay, p, out=s)  # λ w
+        g = np.add(g, s, out=s)
+    if opt.momentum:
         st = opt.state.setdefault(name, {})
-        fresh = "momentum_buffer" not in st
-        if fresh:
-            st["momentum_buffer"] = np.empty_like(p)  # filled with g below
+        if "momentum_buffer" not in st:
+            st["momentum_buffer"] = np.array(g, copy=True)
+        else:
+            buf = st["momentum_buffer"]
+            buf *= opt.momentum
+            buf += g
         buf = st["momentum_buffer"]
-        if nesterov:
+        if opt.nesterov:
             t = _scratch_for(scratch, name, p, 1)
-
-    def rows(lo, hi):
-        pp, gg, ss = _rows_of(p, lo, hi), _rows_of(g, lo, hi), _rows_of(s, lo, hi)
-        if wd:
-            np.multiply(wd, pp, out=ss)  # λ w
-            gg = np.add(gg, ss, out=ss)
-        if mu:
-            bb = _rows_of(buf, lo, hi)
-            if fresh:
-                np.copyto(bb, gg)
-            else:
-                bb *= mu
-                bb += gg
-            if nesterov:
-                tt = _rows_of(t, lo, hi)
-                np.multiply(mu, bb, out=tt)  # μ b
-                gg = np.add(gg, tt, out=tt)
-            else:
-                gg = bb
-        step = np.multiply(lr, gg, out=ss)  # η g
-        np.subtract(pp, step, out=pp)
-
-    return rows
+            np.multiply(opt.momentum, buf, out=t)  # μ b
+            g = np.add(g, t, out=t)
+        else:
+            g = buf
+    step = np.multiply(p.dtype.type(opt.lr), g, out=s)  # η g
+    np.subtract(p, step, out=p)
 
 
-def _adam_rows(opt: Adam, name, p, g, scratch):
-    """As :meth:`Adam._update` (and AdamW's decoupled decay), as a function of a row block,
-    with two scratch arrays."""
+def _adam_update(opt: Adam, name, p, g, scratch) -> None:
+    """As :meth:`Adam._update` (and AdamW's decoupled decay), with two scratch arrays."""
     s = _scratch_for(scratch, name, p)
     t = _scratch_for(scratch, name, p, 1)
+    if opt.weight_decay:
+        if opt.decoupled:
+            p *= p.dtype.type(1.0 - opt.lr * opt.weight_decay)
+        else:
+            np.multiply(opt.weight_decay, p, out=t)  # λ w
+            g = np.add(g, t, out=t)
     st = opt.state.get(name)
     if st is None:
         st = opt.state[name] = {"exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
     m, v = st["exp_avg"], st["exp_avg_sq"]
-    wd, decoupled = opt.weight_decay, opt.decoupled
-    decay = p.dtype.type(1.0 - opt.lr * opt.weight_decay)
-    b1, b2, eps = opt.beta1, opt.beta2, opt.eps
-    bc1 = 1 - b1**opt.t
-    root_bc2 = math.sqrt(1 - b2**opt.t)
-    step_size = p.dtype.type(opt.lr / bc1)
-
-    def rows(lo, hi):
-        pp, gg = _rows_of(p, lo, hi), _rows_of(g, lo, hi)
-        ss, tt = _rows_of(s, lo, hi), _rows_of(t, lo, hi)
-        mm, vv = _rows_of(m, lo, hi), _rows_of(v, lo, hi)
-        if wd:
-            if decoupled:
-                pp *= decay
-            else:
-                np.multiply(wd, pp, out=tt)  # λ w
-                gg = np.add(gg, tt, out=tt)
-        mm *= b1
-        mm += np.multiply(1 - b1, gg, out=ss)  # m ← β₁ m + (1 − β₁) g
-        vv *= b2
-        np.multiply(gg, gg, out=ss)
-        vv += np.multiply(1 - b2, ss, out=ss)  # v ← β₂ v + (1 − β₂) g²
-        denom = np.sqrt(vv, out=ss)
-        denom /= root_bc2  # √v / √(1 − β₂ᵗ)
-        denom += eps
-        step = np.divide(mm, denom, out=ss)
-        step *= step_size
-        pp -= step
-
-    return rows
+    m *= opt.beta1
+    m += np.multiply(1 - opt.beta1, g, out=s)  # m ← β₁ m + (1 − β₁) g
+    v *= opt.beta2
+    np.multiply(g, g, out=s)
+    v += np.multiply(1 - opt.beta2, s, out=s)  # v ← β₂ v + (1 − β₂) g²
+    bc1 = 1 - opt.beta1**opt.t
+    bc2 = 1 - opt.beta2**opt.t
+    denom = np.sqrt(v, out=s)
+    denom /= math.sqrt(bc2)  # √v / √(1 − β₂ᵗ)
+    denom += opt.eps
+    step = np.divide(m, denom, out=s)
+    step *= p.dtype.type(opt.lr / bc1)
+    p -= step

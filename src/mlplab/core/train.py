@@ -290,16 +290,11 @@ class Trainer(TrainerBase):
         rng=None,
         callbacks=(),
         fast: bool = True,
-        workers: int | None = None,
     ):
         self._init_loop(model, optimizer, schedule, config, rng, callbacks)
         self.model = model
         # True: each step runs core.fastpath.FastStep (same numbers, preallocated buffers)
         self.fast = bool(fast)
-        # threads of the fast step's element-wise passes (None: fastpath.default_workers())
-        self.workers = (
-            None if workers is None else check_range("workers", workers, 1, None, integer=True)
-        )
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
@@ -360,7 +355,7 @@ class Trainer(TrainerBase):
         self.total_steps = cfg.epochs * steps_per_epoch
         self.stop = False
         params, grads = model.named_parameters(), model.named_gradients()
-        fast = FastStep(model, self.optimizer, workers=self.workers) if self.fast else None
+        fast = FastStep(model, self.optimizer) if self.fast else None
         for cb in self.callbacks:
             cb.on_train_begin(self)
         import time
@@ -450,15 +445,13 @@ def fit(
     rng=None,
     callbacks=(),
     fast: bool = True,
-    workers: int | None = None,
     **config,
 ) -> History:
     """Train ``model`` in place and return its :class:`History`.
 
     ``optimizer`` is a name, a dict or an :class:`Optimizer`; ``lr`` overrides its learning
     rate; ``validation`` is an ``(X_val, y_val)`` pair; ``fast=False`` runs the reference path
-    instead of :class:`~mlplab.core.fastpath.FastStep` (same numbers); ``workers`` sets the fast
-    step's threads for element-wise work (same numbers); remaining keywords go to
+    instead of :class:`~mlplab.core.fastpath.FastStep` (same numbers); remaining keywords go to
     :class:`TrainConfig` (``epochs``, ``batch_size``, ``l2``, ``early_stopping`` …).
     """
     optimizer, cfg, (X_val, y_val) = _fit_arguments(optimizer, lr, config, validation, "fit")
@@ -470,7 +463,6 @@ def fit(
         rng=rng,
         callbacks=callbacks,
         fast=fast,
-        workers=workers,
     )
     return trainer.fit(X, y, X_val, y_val)
 
