@@ -77,7 +77,11 @@ def _fake_result(r256=1.3, r1024=1.05, sk=(4.0, 2.5), gflops=300.0, peak=400.0, 
             "mlplab_gflops": gflops,
             "systems": {
                 "mlplab": {"ratio_to_mlplab": 1.0, "most_ratio_possible": 1.5},
-                "torch": {"ratio_to_mlplab": torch_ratio, "most_ratio_possible": 2 * torch_ratio},
+                "torch": {
+                    "ratio_to_mlplab": torch_ratio,
+                    "min_ratio_to_mlplab": torch_ratio + 0.1,
+                    "most_ratio_possible": 2 * torch_ratio,
+                },
                 "sklearn": {"ratio_to_mlplab": sk_ratio, "most_ratio_possible": 1.2 * sk_ratio},
             },
         }
@@ -104,6 +108,8 @@ def test_check_targets_compares_each_measurement_with_its_goal():
     assert got["vs_sklearn"]["most_possible"] == pytest.approx(1.2 * 2.5)
     assert got["vs_torch_1024"]["most_possible"] == pytest.approx(2.1)
     assert got["peak_fraction"]["most_possible"] is None
+    assert got["vs_torch_256"]["fastest_runs"] == pytest.approx(1.4)
+    assert got["vs_sklearn"]["fastest_runs"] is None  # not in these rows
     missing = {t["target"]: t for t in bench.check_targets(_fake_result(fast=None))}
     assert missing["fast_recipe_98"]["value"] is None and missing["fast_recipe_98"]["met"] is None
     empty = bench.check_targets({})
