@@ -75,8 +75,9 @@ def _fake_result(r256=1.3, r1024=1.05, sk=(4.0, 2.5), gflops=300.0, peak=400.0, 
             "sizes": [784, width, width, 10],
             "batch": batch,
             "mlplab_gflops": gflops,
+            "flops_per_epoch": gflops * 1e9 * 2.0,  # a 2 s median epoch
             "systems": {
-                "mlplab": {"ratio_to_mlplab": 1.0, "most_ratio_possible": 1.5},
+                "mlplab": {"ratio_to_mlplab": 1.0, "min": 1.6, "most_ratio_possible": 1.5},
                 "torch": {
                     "ratio_to_mlplab": torch_ratio,
                     "min_ratio_to_mlplab": torch_ratio + 0.1,
@@ -110,6 +111,7 @@ def test_check_targets_compares_each_measurement_with_its_goal():
     assert got["peak_fraction"]["most_possible"] is None
     assert got["vs_torch_256"]["fastest_runs"] == pytest.approx(1.4)
     assert got["vs_sklearn"]["fastest_runs"] is None  # not in these rows
+    assert got["peak_fraction"]["fastest_runs"] == pytest.approx(0.75 * 2.0 / 1.6)
     missing = {t["target"]: t for t in bench.check_targets(_fake_result(fast=None))}
     assert missing["fast_recipe_98"]["value"] is None and missing["fast_recipe_98"]["met"] is None
     empty = bench.check_targets({})

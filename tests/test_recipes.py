@@ -53,6 +53,8 @@ def test_fast_recipe_builds_what_it_says():
 
 
 def test_best_recipe_has_dropout_and_max_norm():
+    from mlplab.core.optim import Adam
+
     model, trainer = build_recipe("best", 784, 10)
     s = recipe_settings("best")
     assert isinstance(model.layers[0], Dropout) and model.layers[0].p == s["input_dropout"]
@@ -60,6 +62,7 @@ def test_best_recipe_has_dropout_and_max_norm():
     assert hidden_drop == [s["dropout"]] * len(s["hidden"])
     assert [la.units for la in model.layers if isinstance(la, Dense)] == [*s["hidden"], 10]
     assert trainer.config.max_norm == s["max_norm"]
+    assert isinstance(trainer.optimizer, Adam) and trainer.optimizer.lr == s["lr"]
 
 
 def test_same_seed_same_model():
