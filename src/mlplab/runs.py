@@ -1162,12 +1162,7 @@ def resume_run(path, given: dict | None = None) -> Run | EnsembleRun:
         return _reopen_ensemble(run_dir, spec, cfg)
     ck = run_dir.load_checkpoint()  # before the (slow) data: a missing checkpoint fails fast
     cfg = cfg.resolved()
-    dataset = load_data(cfg)
-    if data_fingerprint(dataset) != spec["data"].get("fingerprint"):
-        raise CheckpointError(
-            f"the data set {cfg.dataset!r} no longer matches the one this run was trained on "
-            "(its arrays changed); an exact resume is impossible"
-        )
+    dataset = _same_data(cfg, spec)
     try:
         model = Network(spec["model"])
     except ConfigError as exc:
@@ -1318,14 +1313,20 @@ def prepare_ensemble(cfg: RunConfig, out=None) -> EnsembleRun:
     return EnsembleRun(cfg, run_dir, dataset, spec)
 
 
-def _reopen_ensemble(run_dir: RunDir, spec: dict, cfg: RunConfig) -> EnsembleRun:
-    cfg = cfg.resolved()
+def _same_data(cfg: RunConfig, spec: dict):
+    """The run's data set, loaded again; CheckpointError if its arrays changed since."""
     dataset = load_data(cfg)
     if data_fingerprint(dataset) != spec["data"].get("fingerprint"):
         raise CheckpointError(
             f"the data set {cfg.dataset!r} no longer matches the one this run was trained on "
             "(its arrays changed); an exact resume is impossible"
         )
+    return dataset
+
+
+def _reopen_ensemble(run_dir: RunDir, spec: dict, cfg: RunConfig) -> EnsembleRun:
+    cfg = cfg.resolved()
+    dataset = _same_data(cfg, spec)
     ens = EnsembleRun(cfg, run_dir, dataset, spec)
     done = sum(ens.member_done(m) for m in range(cfg.members))
     ens.resumed_from = done

@@ -196,11 +196,7 @@ def run(args) -> int:
     progress = None if args.json else make_progress(err)
     callbacks = make_callbacks(args, run_, progress)
     try:
-        if progress is None:
-            summary = runs.execute_run(run_, callbacks)
-        else:
-            with progress:
-                summary = runs.execute_run(run_, callbacks)
+        summary = _with_progress(progress, lambda: runs.execute_run(run_, callbacks))
     except KeyboardInterrupt:
         saved = next(
             (
@@ -250,11 +246,7 @@ def _run_ensemble(args, ens: runs.EnsembleRun, err) -> int:
         [] if progress is None else [ProgressCallback(progress, f"member {m + 1}/{k} ")]
     )
     try:
-        if progress is None:
-            summary = runs.execute_ensemble(ens, callbacks)
-        else:
-            with progress:
-                summary = runs.execute_ensemble(ens, callbacks)
+        summary = _with_progress(progress, lambda: runs.execute_ensemble(ens, callbacks))
     except KeyboardInterrupt:
         print(
             f"mlplab train: interrupted; finished members and the last epoch's checkpoint are "
@@ -273,6 +265,14 @@ def _run_ensemble(args, ens: runs.EnsembleRun, err) -> int:
             err.print(f"member {r['member'] + 1}/{k}: test {shown}", highlight=False)
         _print_summary(summary)
     return 0
+
+
+def _with_progress(progress, work):
+    """``work()``, inside the live progress display when there is one."""
+    if progress is None:
+        return work()
+    with progress:
+        return work()
 
 
 def _jsonable(d: dict) -> dict:

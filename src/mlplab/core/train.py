@@ -456,13 +456,7 @@ def fit(
     """
     optimizer, cfg, (X_val, y_val) = _fit_arguments(optimizer, lr, config, validation, "fit")
     trainer = Trainer(
-        model,
-        optimizer,
-        schedule=schedule,
-        config=cfg,
-        rng=rng,
-        callbacks=callbacks,
-        fast=fast,
+        model, optimizer, schedule=schedule, config=cfg, rng=rng, callbacks=callbacks, fast=fast
     )
     return trainer.fit(X, y, X_val, y_val)
 
