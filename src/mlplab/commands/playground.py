@@ -10,6 +10,7 @@ import webbrowser
 
 
 def register(sub) -> None:
+    """Add the ``playground`` sub-command to ``sub``."""
     p = sub.add_parser(
         "playground",
         help="serve the browser playground (watch a network learn)",
@@ -55,6 +56,7 @@ def _check_port(host: str, port: int) -> None:
 
 
 def run(args) -> int:
+    """Check the flags, build the app and serve it until Ctrl-C."""
     from mlplab.errors import ConfigError, check_range
 
     check_range("--port", args.port, 1, 65535, integer=True)

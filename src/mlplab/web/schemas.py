@@ -176,28 +176,40 @@ def _choice(field: str, value: str, choices: list[str]) -> None:
 
 
 class ConfigMsg(_Strict):
+    """Move the session to a new configuration."""
+
     type: Literal["config"]
     config: PlaygroundConfig
 
 
 class PlayMsg(_Strict):
+    """Start training continuously."""
+
     type: Literal["play"]
 
 
 class PauseMsg(_Strict):
+    """Stop training continuously."""
+
     type: Literal["pause"]
 
 
 class StepMsg(_Strict):
+    """Train ``epochs`` epochs and send one frame."""
+
     type: Literal["step"]
     epochs: int = Field(1, ge=1, le=MAX_STEP_EPOCHS)
 
 
 class ResetMsg(_Strict):
+    """New weights from the seed, same data."""
+
     type: Literal["reset"]
 
 
 class SetWeightMsg(_Strict):
+    """Set one weight (``col = -1``: the bias)."""
+
     type: Literal["set_weight"]
     layer: int = Field(ge=0, le=MAX_LAYERS)
     row: int = Field(ge=0, lt=MAX_NEURONS)
@@ -206,12 +218,16 @@ class SetWeightMsg(_Strict):
 
 
 class ProbeMsg(_Strict):
+    """Run the backward view for the data point nearest (x, y)."""
+
     type: Literal["probe"]
     x: float = Field(ge=-1e6, le=1e6)
     y: float = Field(0.0, ge=-1e6, le=1e6)
 
 
 class UploadCsvMsg(_Strict):
+    """Switch to an uploaded CSV file."""
+
     type: Literal["upload_csv"]
     name: str = Field("upload.csv", max_length=200)
     text: str
@@ -227,6 +243,8 @@ class UploadCsvMsg(_Strict):
 
 
 class ImportModelMsg(_Strict):
+    """Load an mlplab model file (base64)."""
+
     type: Literal["import_model"]
     name: str = Field("model.npz", max_length=200)
     data: str
@@ -249,11 +267,15 @@ class ImportModelMsg(_Strict):
 
 
 class ExportMsg(_Strict):
+    """Ask for the network as a model file or JSON."""
+
     type: Literal["export"]
     format: Literal["model", "json"] = "model"
 
 
 class PingMsg(_Strict):
+    """Keep the session alive; answered with ``pong``."""
+
     type: Literal["ping"]
 
 

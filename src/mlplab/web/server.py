@@ -118,6 +118,7 @@ class SessionManager:
         self._lock = threading.Lock()
 
     def reserve(self) -> str:
+        """A new session id, or :class:`Busy` when every slot is taken."""
         with self._lock:
             if len(self.sessions) >= self.settings.max_sessions:
                 raise Busy
@@ -126,10 +127,12 @@ class SessionManager:
             return sid
 
     def attach(self, sid: str, session: Session) -> None:
+        """Store the session built for ``sid``."""
         with self._lock:
             self.sessions[sid] = session
 
     def release(self, sid: str) -> None:
+        """Free the slot of ``sid``."""
         with self._lock:
             self.sessions.pop(sid, None)
 
@@ -146,6 +149,7 @@ class _Bucket:
         self.t = time.monotonic()
 
     def allow(self) -> bool:
+        """Spend a token if one is left; False means drop the message."""
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
         self.t = now
@@ -183,19 +187,23 @@ class Connection:
         self.last_rate_error = 0.0
 
     async def call(self, fn, *args):
+        """Run ``fn(*args)`` in the training pool and await its result."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, functools.partial(fn, *args))
 
     async def send(self, obj: dict) -> None:
+        """Send ``obj`` as strict JSON (no NaN) if the socket is still open."""
         text = json.dumps(obj, allow_nan=False, separators=(",", ":"))
         async with self.send_lock:
             if self.ws.client_state == WebSocketState.CONNECTED:
                 await self.ws.send_text(text)
 
     async def error(self, message: str, code: str = "invalid", about: str | None = None):
+        """Send an ``error`` message (``about``: the message type it answers)."""
         await self.send({"type": "error", "code": code, "message": message, "about": about})
 
     async def run(self) -> None:
+        """Greet the page, send its first state, then read messages until it leaves."""
         self.session = await self.call(functools.partial(Session, sid=self.sid))
         self.manager.attach(self.sid, self.session)
         await self.send(
@@ -246,6 +254,7 @@ class Connection:
             self.playing.clear()
 
     async def handle(self, text: str) -> None:
+        """Rate-limit, parse and dispatch one text frame; every failure becomes an error message."""
         if not self.bucket.allow():
             now = time.monotonic()
             if now - self.last_rate_error > 1.0:
@@ -272,6 +281,7 @@ class Connection:
             )
 
     async def dispatch(self, msg) -> None:
+        """Carry out one validated message and send its answer."""
         s = self.session
         if isinstance(msg, ConfigMsg):
             result = await self.call(s.apply_config, msg.config)
@@ -362,6 +372,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app):
+        """Shut the training pool down when the app stops."""
         yield
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -389,16 +400,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def index():
+        """The page."""
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
     @app.get("/api/health")
     async def health():
+        """Liveness and the number of open sessions."""
         return JSONResponse({"ok": True, "sessions": len(app.state.manager)})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.websocket("/ws")
     async def ws_endpoint(ws: WebSocket):
+        """One page's WebSocket: origin check, a session slot, then its :class:`Connection`."""
         if not _same_origin(ws):
             await ws.close(code=1008)
             return
