@@ -24,18 +24,22 @@ __all__ = [
     "EXTENT",
     "FEATURE_LABELS",
     "MAX_CLASSES",
+    "MAX_TARGET",
     "VIEW",
     "PlayData",
     "csv_data",
     "feature_matrix",
     "make_data",
     "noise_option",
+    "scale_to_box",
 ]
 
 #: Half-width of the drawn square: the map covers [−EXTENT, EXTENT]².
 EXTENT = 6.0
 #: Most classes a CSV may have (colours on the page).
 MAX_CLASSES = 8
+#: Largest regression target of a CSV (its square must fit the engine's float32 losses).
+MAX_TARGET = 1e15
 
 FEATURE_LABELS = {
     "x1": "x₁",
@@ -187,22 +191,46 @@ def csv_data(name: str, text: str, seed: int, test_fraction: float) -> PlayData:
         )
     if ds.n_features == 1 and ds.task == "multiclass":
         raise DataError(f"{name}: a one-feature CSV must be two-class or regression")
+    if ds.task == "regression":
+        y_all = np.concatenate([ds.y_train, ds.y_test]).astype(np.float64)
+        big = float(np.max(np.abs(y_all))) if len(y_all) else 0.0
+        if not big <= MAX_TARGET:
+            raise DataError(
+                f"{name}: label column {target!r} has values up to {big:.3g} in size; the "
+                f"playground takes regression targets within ±{MAX_TARGET:g} (rescale the column)"
+            )
     X_all = np.vstack([ds.X_train, ds.X_test])
-    lo, hi = X_all.min(axis=0), X_all.max(axis=0)
-    centre = (lo + hi) / 2
-    half = np.where(hi > lo, (hi - lo) / 2, 1.0)
-    scale = 5.0 / half
+    X_train, X_test = scale_to_box(ds.X_train, X_all), scale_to_box(ds.X_test, X_all)
+    if not (np.all(np.isfinite(X_train)) and np.all(np.isfinite(X_test))):
+        raise DataError(f"{name}: the feature columns hold values that are not finite numbers")
     return PlayData(
         name=name,
         task=ds.task,
-        X_train=(ds.X_train - centre) * scale,
+        X_train=X_train,
         y_train=ds.y_train,
-        X_test=(ds.X_test - centre) * scale,
+        X_test=X_test,
         y_test=ds.y_test,
         class_names=ds.class_names,
         note=f"features {', '.join(ds.feature_names)} scaled to [−5, 5]; label {target!r}",
         meta={"feature_names": ds.feature_names, "target": target, "rows": len(X_all)},
     )
+
+
+def scale_to_box(X: np.ndarray, X_all: np.ndarray, half_width: float = 5.0) -> np.ndarray:
+    """X moved and scaled per column so that ``X_all`` spans ``[−half_width, half_width]``.
+
+    A constant column goes to 0.  Columns whose span overflows (values near ±1.8e308) are
+    first divided by their largest magnitude, so every finite input gives finite output.
+    """
+    lo, hi = X_all.min(axis=0), X_all.max(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        span = hi - lo
+    if not np.all(np.isfinite(span)):
+        m = np.maximum(np.maximum(np.abs(lo), np.abs(hi)), np.finfo(np.float64).tiny)
+        return scale_to_box(X / m, X_all / m, half_width)
+    centre = (lo + hi) / 2
+    half = np.where(hi > lo, span / 2, 1.0)
+    return (X - centre) * (half_width / half)
 
 
 def feature_matrix(X: np.ndarray, names: list[str]) -> np.ndarray:

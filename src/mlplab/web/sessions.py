@@ -44,7 +44,7 @@ from mlplab.web.frames import (
     output_map,
     weights_payload,
 )
-from mlplab.web.model_files import config_from_model
+from mlplab.web.model_files import config_from_model, load_model_file
 from mlplab.web.monitors import EpochMonitor, make_doctor, trim_records
 from mlplab.web.perceptron_mode import PerceptronRule
 from mlplab.web.schemas import PlaygroundConfig
@@ -195,6 +195,18 @@ class Session:
         return {"name": cfg.optimizer, "lr": cfg.lr, "weight_decay": cfg.weight_decay}
 
     def _install(self, cfg: PlaygroundConfig, data: PlayData, built: dict) -> None:
+        """Make ``cfg``, ``data`` and the built model the session's run, all or nothing: if a
+        step fails (the data do not suit the head, say), the previous run stays in place."""
+        saved = dict(self.__dict__)
+        saved["notices"] = list(getattr(self, "notices", []))
+        try:
+            self._install_run(cfg, data, built)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _install_run(self, cfg: PlaygroundConfig, data: PlayData, built: dict) -> None:
         self.config = cfg
         self.data = data
         self.model: Network = built["model"]
@@ -583,8 +595,8 @@ class Session:
             if cfg.mode == "perceptron" and data.task != "binary":
                 cfg = cfg.model_copy(update={"mode": "mlp"})
             built = self._build(cfg, data)
-            self.csv = (safe, text)
             self._install(cfg, data, built)
+            self.csv = (safe, text)
             self.notices.append(f"loaded {safe}: {data.meta['rows']} rows, {data.task}")
             return self.state()
 
@@ -613,7 +625,7 @@ class Session:
         """Load an mlplab model file: its layers become the config, its weights the model."""
         with self.lock:
             self.touch()
-            model = Network.from_bytes(raw, source=name)
+            model = load_model_file(raw, name)
             cfg = config_from_model(model, self.config, self.data.dim)
             data = self.data
             head = self._head_name(cfg, data)
