@@ -45,7 +45,7 @@ MAX_OUTPUTS = MAX_NEURONS
 
 
 def _refuse(name: str, why: str) -> CheckpointError:
-    return CheckpointError(f"{name} is not a model the playground can load: {why}")
+    return CheckpointError(f"{name} is not a valid mlplab model file for the playground: {why}")
 
 
 #: What reading a damaged archive member may raise (zipfile, zlib, numpy's header parser).
