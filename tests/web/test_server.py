@@ -76,8 +76,11 @@ def test_page_and_health(client):
     r = client.get("/")
     assert r.status_code == 200 and "mlplab playground" in r.text
     assert "default-src 'self'" in r.headers["content-security-policy"]
-    for name in ("app.js", "style.css"):
-        assert client.get(f"/static/{name}").status_code == 200
+    assert '<script type="module" src="/static/js/main.js">' in r.text
+    for name in ("main", "socket", "controls", "network", "output", "panels", "util"):
+        js = client.get(f"/static/js/{name}.js")
+        assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    assert client.get("/static/style.css").status_code == 200
     assert client.get("/api/health").json()["ok"] is True
 
 
