@@ -34,7 +34,6 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, WebSocket
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from mlplab import __version__
@@ -42,6 +41,7 @@ from mlplab.core.activations import ACTIVATIONS
 from mlplab.core.init import init_names
 from mlplab.core.optim import SCHEDULES
 from mlplab.errors import MlplabError
+from mlplab.web.access import LOOPBACK_NAMES, AccessMiddleware, AccessPolicy, host_name
 from mlplab.web.schemas import (
     DATASETS,
     FEATURES,
@@ -91,7 +91,13 @@ class Settings:
     workers : int
         Threads that train (shared by all sessions).
     allowed_hosts : list of str or None
-        Host headers accepted (against DNS rebinding); None accepts any.
+        Host names accepted (against DNS rebinding); None: the loopback names.  Never "any":
+        see :mod:`mlplab.web.access`.
+    any_ip_host : bool
+        Also accept IP-literal Host headers (a wildcard bind).
+    token : str or None
+        Secret every request and WebSocket must carry (``?token=`` or its cookie); None: none
+        (loopback).  :func:`mlplab.web.access.access_policy` chooses all three for a bind.
     """
 
     max_sessions: int = 64
@@ -103,6 +109,15 @@ class Settings:
     step_budget_s: float = 0.3
     workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     allowed_hosts: list[str] | None = None
+    any_ip_host: bool = False
+    token: str | None = None
+
+    def access(self) -> AccessPolicy:
+        """The :class:`~mlplab.web.access.AccessPolicy` these settings describe."""
+        hosts = LOOPBACK_NAMES if self.allowed_hosts is None else self.allowed_hosts
+        return AccessPolicy(
+            hosts=frozenset(host_name(h) for h in hosts), any_ip=self.any_ip_host, token=self.token
+        )
 
 
 class Busy(Exception):
@@ -386,8 +401,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.manager = SessionManager(settings)
     app.state.pool = pool
-    if settings.allowed_hosts:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
+    app.add_middleware(AccessMiddleware, policy=settings.access())
 
     @app.middleware("http")
     async def _headers(request, call_next):
