@@ -55,7 +55,10 @@ __all__ = [
     "MAX_CSV_ROWS",
     "MAX_MODEL_BYTES",
     "MAX_SAMPLES",
+    "MAX_SMALL_MESSAGE_BYTES",
+    "PARSE_INLINE_BYTES",
     "limits",
+    "message_limit",
 ]
 
 #: Hidden layers and units per layer a network may have (TF Playground: 6 × 8).
@@ -68,6 +71,10 @@ MAX_CSV_BYTES = 1_000_000
 MAX_CSV_ROWS = 5000
 #: Size of an imported model file (before base64).
 MAX_MODEL_BYTES = 2_000_000
+#: Longest message of any other type (a config is well under 2 kB).
+MAX_SMALL_MESSAGE_BYTES = 64_000
+#: Messages longer than this are parsed in a worker thread, not on the event loop.
+PARSE_INLINE_BYTES = 16_000
 #: Epochs one ``step`` message may ask for, and ``speed`` (epochs per drawn frame).
 MAX_STEP_EPOCHS = 100
 MAX_SPEED = 50
@@ -103,7 +110,8 @@ class ProtocolError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # strict: no coercion, so "7" or true is not an integer and 1 is not a boolean
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class PlaygroundConfig(_Strict):
@@ -336,15 +344,30 @@ def parse_client_message(text, *, max_bytes: int) -> BaseModel:
     if not isinstance(obj, dict):
         raise ProtocolError("a message must be a JSON object with a 'type'", code="malformed")
     kind = obj.get("type")
-    if kind not in MESSAGE_TYPES:
+    if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
         raise ProtocolError(
             f"unknown message type {kind!r}; valid types: {', '.join(MESSAGE_TYPES)}",
             code="unknown_type",
+        )
+    if len(text) > message_limit(kind):
+        raise ProtocolError(
+            f"a {kind} message is {len(text)} bytes; the limit for {kind} is {message_limit(kind)}",
+            code="too_large",
         )
     try:
         return _ADAPTER.validate_python(obj)
     except ValidationError as exc:
         raise ProtocolError(_describe(exc), code="invalid") from None
+
+
+def message_limit(kind: str) -> int:
+    """Longest text frame accepted for a message of type ``kind`` (JSON escaping can double a
+    CSV's size; base64 makes a model file 4/3 as long)."""
+    if kind == "upload_csv":
+        return 2 * MAX_CSV_BYTES + 1000
+    if kind == "import_model":
+        return 4 * (MAX_MODEL_BYTES // 3 + 1) + 1000
+    return MAX_SMALL_MESSAGE_BYTES
 
 
 def _describe(exc: ValidationError) -> str:

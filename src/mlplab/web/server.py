@@ -46,6 +46,7 @@ from mlplab.web.schemas import (
     DATASETS,
     FEATURES,
     OPTIMIZERS,
+    PARSE_INLINE_BYTES,
     ConfigMsg,
     ExportMsg,
     ImportModelMsg,
@@ -282,7 +283,13 @@ class Connection:
             return
         kind = None
         try:
-            msg = parse_client_message(text, max_bytes=self.settings.max_message_bytes)
+            limit = self.settings.max_message_bytes
+            if len(text) <= PARSE_INLINE_BYTES:
+                msg = parse_client_message(text, max_bytes=limit)
+            else:  # a large frame is parsed in a worker: the loop keeps serving other pages
+                msg = await self.call(
+                    functools.partial(parse_client_message, max_bytes=limit), text
+                )
             kind = msg.type
             await self.dispatch(msg)
         except ProtocolError as exc:
