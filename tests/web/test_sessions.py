@@ -236,3 +236,33 @@ def test_csv_needs_an_upload_and_trim_bounds_lists():
     items = list(range(100))
     trim_records(items, 3, 10)
     assert items == [0, 1, 2, *range(90, 100)]
+
+
+@pytest.mark.slow
+def test_a_large_epoch_is_spread_over_frames_and_trains_the_same():
+    # one-row batches over 900 rows through 10 layers of 64: thousands of steps per epoch
+    c = cfg(
+        dataset="circle",
+        n_samples=1000,
+        train_ratio=0.9,
+        batch_size=1,
+        hidden=[64] * 10,
+        activations=["relu"] * 10,
+        epochs=3,
+    )
+    framed, whole = Session(c), Session(c)
+    k = Session.pieces_per_epoch(len(framed.Xf_train), 1)
+    assert k > 1
+    f = framed.advance(1, budget_s=0.0)  # the budget is checked after each piece
+    assert f["epochs_run"] == 0 and f["epoch"] == 0
+    assert np.isclose(f["epoch_progress"], 1 / k, atol=0.01)
+    calls = 1
+    while framed.epoch == 0:
+        f = framed.advance(1, budget_s=0.0)
+        calls += 1
+    assert calls == k and f["epochs_run"] == 1 and f["epoch_progress"] == 0.0
+    g = whole.advance(1, budget_s=1e9)
+    assert g["epochs_run"] == 1
+    a, b = framed.model.state_dict(), whole.model.state_dict()
+    assert all(np.array_equal(a[n], b[n]) for n in a)  # framing does not change training
+    assert framed.history == whole.history

@@ -17,18 +17,21 @@ __all__ = ["EpochMonitor", "make_doctor", "trim_records"]
 
 
 class EpochMonitor(Callback):
-    """Stops ``fit`` after one epoch and keeps the mean gradient norm ‖∂L/∂W_ℓ‖ per dense
-    layer over that epoch's batches (read in ``on_batch_end``, before the optimizer step)."""
+    """Stops ``fit`` after each engine epoch and keeps the mean gradient norm ‖∂L/∂W_ℓ‖ per
+    dense layer over the batches since :meth:`take` was last called (read in ``on_batch_end``,
+    before the optimizer step).  The page's epoch may span several ``fit`` calls over pieces
+    of the data (see :meth:`mlplab.web.sessions.Session.advance`): the norms cover all of it.
+    """
 
     def __init__(self):
         self.sums: np.ndarray | None = None
         self.batches = 0
-        self.grad_norms: list[float] = []
 
     def on_epoch_begin(self, trainer):
-        """Start the epoch's sums."""
-        self.sums = np.zeros(len(trainer.model.dense_layers()))
-        self.batches = 0
+        """Start the sums unless a page epoch is under way."""
+        if self.sums is None:
+            self.sums = np.zeros(len(trainer.model.dense_layers()))
+            self.batches = 0
 
     def on_batch_end(self, trainer, batch_loss):
         """Add this batch's weight-gradient norms."""
@@ -38,9 +41,19 @@ class EpochMonitor(Callback):
         self.batches += 1
 
     def on_epoch_end(self, trainer):
-        """Average the norms and stop ``fit``."""
-        self.grad_norms = (self.sums / max(self.batches, 1)).tolist()
+        """Stop ``fit`` (the session decides what comes next)."""
         trainer.stop = True
+
+    def take(self) -> list[float]:
+        """The mean norms of the page epoch just finished; the next batch starts new sums."""
+        sums = self.sums if self.sums is not None else np.zeros(0)
+        norms = (sums / max(self.batches, 1)).tolist()
+        self.sums, self.batches = None, 0
+        return norms
+
+    def discard(self) -> None:
+        """Forget the sums of an epoch that will not finish (divergence, rebuild)."""
+        self.sums, self.batches = None, 0
 
 
 def trim_records(records: list, head: int, tail: int) -> None:

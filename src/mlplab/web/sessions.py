@@ -21,6 +21,7 @@ file checks in :mod:`mlplab.web.model_files`; their public names used by callers
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -66,6 +67,8 @@ __all__ = [
 HISTORY_CAP = 4000
 #: Training rows the doctor watches (its fixed probe batch).
 DOCTOR_PROBE = 256
+#: Batches per piece of a large epoch: the time budget of a frame is checked after each piece.
+PIECE_BATCHES = 64
 
 _HEADS_BY_TASK = {
     "binary": ["sigmoid_bce", "softmax_ce", "identity_mse"],
@@ -155,7 +158,14 @@ class Session:
                 )
             spec = mlp_spec([n_in, 1], head="sigmoid_bce", init="zeros")
             model = Network(spec, rng=np.random.default_rng([cfg.seed, 1]))
-            return {"model": model, "trainer": None, "head": head, "monitor": None, "doctor": None}
+            return {
+                "model": model,
+                "trainer": None,
+                "head": head,
+                "monitor": None,
+                "doctor": None,
+                "piece_rng": None,
+            }
         if "step" in cfg.activations:
             raise ConfigError(
                 "activation step has no gradient (φ′ = 0 almost everywhere), so backpropagation "
@@ -178,7 +188,7 @@ class Session:
             model,
             self._optimizer_spec(cfg),
             schedule=cfg.schedule,
-            config=TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, l1=cfg.l1, l2=cfg.l2),
+            config=self._train_config(cfg, len(data.X_train)),
             rng=np.random.default_rng([cfg.seed, 2]),
             callbacks=[monitor, doctor],
         )
@@ -188,7 +198,21 @@ class Session:
             "head": head,
             "monitor": monitor,
             "doctor": doctor,
+            "piece_rng": np.random.default_rng([cfg.seed, 3]),
         }
+
+    @staticmethod
+    def pieces_per_epoch(n: int, batch_size: int) -> int:
+        """How many ``fit`` calls one epoch over ``n`` rows takes: 1 up to
+        :data:`PIECE_BATCHES` batches, else that many batches per piece (rounded up)."""
+        return max(1, math.ceil(n / (PIECE_BATCHES * batch_size)))
+
+    def _train_config(self, cfg: PlaygroundConfig, n: int) -> TrainConfig:
+        """The trainer's settings; its epochs count pieces, so its schedule spans the run."""
+        pieces = self.pieces_per_epoch(n, cfg.batch_size)
+        return TrainConfig(
+            epochs=cfg.epochs * pieces, batch_size=cfg.batch_size, l1=cfg.l1, l2=cfg.l2
+        )
 
     @staticmethod
     def _optimizer_spec(cfg: PlaygroundConfig) -> dict:
@@ -213,6 +237,9 @@ class Session:
         self.trainer: Trainer | None = built["trainer"]
         self.monitor: EpochMonitor | None = built["monitor"]
         self.doctor = built["doctor"]
+        self.piece_rng = built["piece_rng"]
+        self.pieces: list[np.ndarray] = []  # the rest of a large epoch under way
+        self.n_pieces = 0
         self.head = built["head"]
         self.epoch = 0
         self.history: list[dict] = []
@@ -273,7 +300,7 @@ class Session:
             tr.optimizer.lr = float(cfg.lr)
             tr.optimizer.weight_decay = float(cfg.weight_decay)
         tr.schedule = make_schedule(cfg.schedule)
-        tr.config = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, l1=cfg.l1, l2=cfg.l2)
+        tr.config = self._train_config(cfg, len(self.Xf_train))
         if self.finished == "horizon" and cfg.epochs > self.epoch:
             self.finished = None
 
@@ -300,14 +327,20 @@ class Session:
 
     # ------------------------------------------------------------------ training
     def advance(self, epochs: int, budget_s: float = 0.5) -> dict:
-        """Train up to ``epochs`` epochs (at least one, stopping early when ``budget_s`` has
-        passed, the run reached ``config.epochs``, diverged or, for the perceptron, made no
-        mistake); returns a frame."""
+        """Train up to ``epochs`` epochs; returns a frame.
+
+        Stops early when the run reached ``config.epochs``, diverged or, for the perceptron,
+        made no mistake, and as soon as ``budget_s`` has passed.  The budget is checked after
+        each piece of :data:`PIECE_BATCHES` batches, so a large epoch (one-row batches of
+        thousands of rows) is spread over several frames: the frame's ``epoch_progress`` says
+        how much of the current epoch is done.  Where the pieces fall does not depend on the
+        budget, so the same configuration trains to the same weights however it is framed.
+        """
         with self.lock:
             t0 = time.perf_counter()
             done = 0
             while done < epochs and self.finished is None:
-                if self.epoch >= self.config.epochs:
+                if self.epoch >= self.config.epochs and not self.pieces:
                     self.finished = "horizon"
                     self.notices.append(
                         f"reached epochs = {self.config.epochs}; raise epochs to train on"
@@ -315,9 +348,9 @@ class Session:
                     break
                 if self.perceptron is not None:
                     self._perceptron_epoch()
-                else:
-                    self._mlp_epoch()
-                done += 1
+                    done += 1
+                elif self._mlp_piece():
+                    done += 1
                 if time.perf_counter() - t0 > budget_s:
                     break
             frame = self.frame()
@@ -328,27 +361,52 @@ class Session:
     def _on_finding(self, finding) -> None:
         self.notices.append(f"doctor: {finding.severity}: {finding.summary}")
 
-    def _mlp_epoch(self) -> None:
+    def _mlp_piece(self) -> bool:
+        """Train the next piece of the current epoch (the whole epoch when it is small);
+        True when that finished the epoch."""
         tr = self.trainer
+        if not self.pieces:
+            n = len(self.Xf_train)
+            k = self.pieces_per_epoch(n, self.config.batch_size)
+            # a small epoch is one piece that the trainer shuffles itself; a large one is cut
+            # from a permutation of the session's own, so each row is seen once per epoch
+            self.pieces = [None] if k == 1 else np.array_split(self.piece_rng.permutation(n), k)
+            self.n_pieces = len(self.pieces)
+        idx = self.pieces.pop(0)
+        last = not self.pieces
+        X, t = self.Xf_train, self.t_train
+        if idx is not None:
+            X, t = X[idx], t[idx]
+        val = self._val if last else ()  # the test split is the validation, once per epoch
+        # the doctor watches the piece that ends the epoch (all of a small epoch): it probes
+        # and diagnoses once per epoch, as it would for an unbroken one
+        tr.callbacks = (
+            [self.monitor] if self.doctor is None or not last else [self.monitor, self.doctor]
+        )
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
-            tr.fit(self.Xf_train, self.t_train, *self._val)  # the test split is the validation
+            tr.fit(X, t, *val)
         trim_records(tr.history.records, 10, HISTORY_CAP)
-        if self.doctor is not None:
+        if self.doctor is not None and last:
             rec = self.doctor.record
             trim_records(rec["checks"], 30, 150)
             trim_records(rec["activations"], 3, 60)
             trim_records(rec["weights"], 3, 60)
         if tr.stop_reason == "divergence":
             tr.stop_reason = None
+            self.pieces = []
+            self.monitor.discard()
             self.finished = "diverged"
             self.notices.append(
-                "training diverged (the loss became NaN or inf); the weights are back to the "
-                "start of that epoch; lower the learning rate"
+                "training diverged (the loss became NaN or inf); the weights are back to their "
+                "last finite values (at most one epoch back); lower the learning rate"
             )
-            return
-        self.epoch = tr.epoch
-        self.history.append(self._record(grad=self.monitor.grad_norms))
+            return False
+        if not last:
+            return False
+        self.epoch += 1
+        self.history.append(self._record(grad=self.monitor.take()))
         self._cap_history()
+        return True
 
     def _cap_history(self) -> None:
         if len(self.history) > HISTORY_CAP:
@@ -546,6 +604,7 @@ class Session:
             frame = {
                 "type": "frame",
                 "epoch": self.epoch,
+                "epoch_progress": 1.0 - len(self.pieces) / self.n_pieces if self.pieces else 0.0,
                 "step": self.trainer.step if self.trainer else self.epoch,
                 "lr": self._lr(),
                 "history": new,
