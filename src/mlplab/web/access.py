@@ -178,6 +178,7 @@ class AccessMiddleware:
         )
 
         async def wrapped(message):
+            """Add the cookie to the response's headers."""
             if message["type"] == "http.response.start":
                 message = {
                     **message,

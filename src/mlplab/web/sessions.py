@@ -13,8 +13,11 @@ Rosenblatt's mistake-driven rule (as :class:`mlplab.perceptron.Perceptron` does)
 at a time, so the page can watch it.
 
 The data live in :mod:`mlplab.web.data`, the encoding of what is sent in
-:mod:`mlplab.web.frames`, the command-line box in :mod:`mlplab.web.commandline` and the model
-file checks in :mod:`mlplab.web.model_files`; their public names used by callers
+:mod:`mlplab.web.frames`, the metrics and backward view in :mod:`mlplab.web.evaluation`, the
+command-line box in :mod:`mlplab.web.commandline` and the model file checks in
+:mod:`mlplab.web.model_files`.  What is left here (about 630 lines) is one class whose methods
+share the session's lock and run state; splitting it further would pass that state around.
+The public names used by callers
 (``make_data``, ``PlayData``, ``feature_matrix``, ``EXTENT``, ``FEATURE_LABELS``,
 ``cli_command``) are importable from here as well.
 """
@@ -28,19 +31,19 @@ import time
 
 import numpy as np
 
-from mlplab.core.losses import get_head, head_for_task
+from mlplab.core.losses import head_for_task
 from mlplab.core.network import Network, mlp_spec
 from mlplab.core.optim import make_optimizer, make_schedule
 from mlplab.core.train import TrainConfig, Trainer
 from mlplab.errors import CheckpointError, ConfigError, DataError
 from mlplab.web.commandline import cli_command
 from mlplab.web.data import EXTENT, FEATURE_LABELS, PlayData, feature_matrix, make_data
+from mlplab.web.evaluation import backward_view, evaluate_run
 from mlplab.web.frames import (
     GRID,
     GRID_1D,
     grid_points,
     json_float,
-    layer_trace,
     neuron_maps,
     output_map,
     weights_payload,
@@ -415,58 +418,17 @@ class Session:
             self.history = self.history[:1] + self.history[1:half:2] + self.history[half:]
             self.sent = min(self.sent, len(self.history))
 
-    def _evaluate(self, X: np.ndarray, t: np.ndarray, y: np.ndarray) -> tuple:
-        """(loss, accuracy or None, predicted classes or None) in eval mode."""
-        if len(X) == 0:
-            return None, None, None
-        if self.perceptron is not None:
-            pred = self.perceptron.predict(X)
-            err = float(np.mean(pred != y))
-            return err, 1.0 - err, pred
-        model = self.model
-        z = model.forward(X)
-        h = get_head(self.head)
-        loss = h.loss(z, h.validate(t, model.output_dim, dtype=model.dtype))
-        pred = self._classes(z)
-        acc = None if pred is None else float(np.mean(pred == y))
-        return loss, acc, pred
-
-    def _classes(self, z: np.ndarray) -> np.ndarray | None:
-        task = self.data.task
-        if task == "regression":
-            return None
-        yhat = get_head(self.head).output(z)
-        if yhat.shape[1] > 1:
-            return yhat.argmax(axis=1)
-        return (yhat[:, 0] >= 0.5).astype(np.int64)
-
     def _evaluate_all(self) -> None:
-        """Loss and accuracy on both splits, dead units (training set) and the confusion
-        matrix (test set, else training set) for the current weights, kept in ``_eval``."""
-        d = self.data
-        tr_loss, tr_acc, _ = self._evaluate(self.Xf_train, self.t_train, d.y_train)
-        dead = self._dead_units()  # reads the caches of the training-set forward just run
-        te_loss, te_acc, te_pred = self._evaluate(self.Xf_test, self.t_test, d.y_test)
-        confusion = None
-        if d.task != "regression":
-            split, y, pred = "test", d.y_test, te_pred
-            if pred is None:
-                _, _, pred = self._evaluate(self.Xf_train, self.t_train, d.y_train)
-                split, y = "train", d.y_train
-            k = d.n_classes
-            m = np.zeros((k, k), dtype=np.int64)
-            np.add.at(m, (y, pred), 1)
-            confusion = {"split": split, "labels": d.class_names, "matrix": m.tolist()}
-        self._eval = {
-            "metrics": {
-                "train_loss": json_float(tr_loss),
-                "test_loss": json_float(te_loss),
-                "train_acc": json_float(tr_acc),
-                "test_acc": json_float(te_acc),
-            },
-            "dead": dead,
-            "confusion": confusion,
-        }
+        """Metrics, dead units and confusion matrix for the current weights, kept in
+        ``_eval`` (:func:`mlplab.web.evaluation.evaluate_run`)."""
+        self._eval = evaluate_run(
+            self.model,
+            self.head,
+            self.data,
+            self.perceptron,
+            (self.Xf_train, self.t_train),
+            (self.Xf_test, self.t_test),
+        )
 
     def _lr(self) -> float | None:
         return json_float(self.trainer.optimizer.lr if self.trainer else self.config.lr)
@@ -532,29 +494,13 @@ class Session:
     def _probe(self) -> dict:
         """The probe message for the kept point and the current weights."""
         with self.lock:
-            x, y = self.probe_point
-            X = np.vstack([self.data.X_train, self.data.X_test])
-            target = np.array([x, y][: self.data.dim])
-            i = int(np.argmin(np.sum((X - target) ** 2, axis=1)))
-            n_train = len(self.data.X_train)
-            split, j = ("train", i) if i < n_train else ("test", i - n_train)
-            Xf = self.Xf_train if split == "train" else self.Xf_test
-            t = self.t_train if split == "train" else self.t_test
-            yv = (self.data.y_train if split == "train" else self.data.y_test)[j]
-            model = self.model
-            model.zero_grad()
-            model.forward(Xf[j : j + 1])
-            loss = model.backward(t[j : j + 1])
-            blocks = model.trace()
-            model.zero_grad()
-            return {
-                "type": "probe",
-                "point": [json_float(v) for v in X[i]],
-                "split": split,
-                "label": json_float(yv),
-                "loss": json_float(loss),
-                "layers": layer_trace(blocks),
-            }
+            return backward_view(
+                self.model,
+                self.data,
+                self.probe_point,
+                (self.Xf_train, self.t_train),
+                (self.Xf_test, self.t_test),
+            )
 
     # ------------------------------------------------------------------ views
     def state(self) -> dict:
@@ -627,20 +573,6 @@ class Session:
     def _forward_grid(self) -> tuple[np.ndarray, list[dict]]:
         z = self.model.forward(self.grid_features)
         return z, self.model.trace()
-
-    def _dead_units(self) -> list[list[bool]]:
-        """Per hidden layer: units whose φ′(z) is 0 for every point of the last forward pass
-        (the training set, see :meth:`_evaluate_all`) — a dead ReLU."""
-        out = []
-        for la in self.model.layers:
-            if la.kind != "activation" or la.z is None:
-                continue
-            act = la.activation
-            if not act.can_die:
-                out.append([False] * la.z.shape[1])
-                continue
-            out.append(np.all(act.df(la.z) == 0, axis=0).tolist())
-        return out
 
     # ------------------------------------------------------------------ files
     def upload_csv(self, name: str, text: str) -> dict:

@@ -147,32 +147,30 @@ export function copyText(t) {
   if (navigator.clipboard) navigator.clipboard.writeText(t).then(() => showToast("copied", true), () => showToast("copy failed"));
 }
 
-export async function onCsvFile(ev) {
+/** The file chosen in a file input (cleared for the next choice), or null when none was
+ * chosen or it is over `limit` bytes (then the box `errSel` shows `tooBig(f)`). */
+function chosenFile(ev, errSel, limit, tooBig) {
   const f = ev.target.files[0];
   ev.target.value = "";
-  if (!f) return;
-  const err = $("#csv-error");
+  if (!f) return null;
+  const err = $(errSel);
   err.classList.add("hidden");
-  if (f.size > S.limits.max_csv_bytes) {
-    err.textContent = `${f.name} is ${(f.size / 1e6).toFixed(2)} MB; the limit is ${(S.limits.max_csv_bytes / 1e6).toFixed(1)} MB`;
+  if (f.size > limit) {
+    err.textContent = tooBig(f);
     err.classList.remove("hidden");
-    return;
+    return null;
   }
-  const text = await f.text();
-  send({ type: "upload_csv", name: f.name, text });
+  return f;
+}
+export async function onCsvFile(ev) {
+  const limit = S.limits.max_csv_bytes;
+  const f = chosenFile(ev, "#csv-error", limit, (g) => `${g.name} is ${(g.size / 1e6).toFixed(2)} MB; the limit is ${(limit / 1e6).toFixed(1)} MB`);
+  if (f) send({ type: "upload_csv", name: f.name, text: await f.text() });
 }
 export async function onModelFile(ev) {
-  const f = ev.target.files[0];
-  ev.target.value = "";
-  if (!f) return;
-  const err = $("#model-error");
-  err.classList.add("hidden");
-  if (f.size > S.limits.max_model_bytes) {
-    err.textContent = `${f.name} is too large (limit ${(S.limits.max_model_bytes / 1e6).toFixed(1)} MB)`;
-    err.classList.remove("hidden");
-    return;
-  }
-  send({ type: "import_model", name: f.name, data: bytesB64(await f.arrayBuffer()) });
+  const limit = S.limits.max_model_bytes;
+  const f = chosenFile(ev, "#model-error", limit, (g) => `${g.name} is too large (limit ${(limit / 1e6).toFixed(1)} MB)`);
+  if (f) send({ type: "import_model", name: f.name, data: bytesB64(await f.arrayBuffer()) });
 }
 export function download(m) {
   const blob = m.format === "model"
