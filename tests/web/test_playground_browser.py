@@ -75,6 +75,7 @@ def page(browser, server):
     pg = context.new_page()
     errors, requests = [], []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     pg.on("request", lambda r: requests.append(r.url))
     yield pg
     context.close()

@@ -24,7 +24,7 @@ from mlplab.web.server import Settings, create_app  # noqa: E402
 
 @pytest.fixture(scope="module")
 def client():
-    return TestClient(create_app(Settings(max_sessions=8)))
+    return TestClient(create_app(Settings(allowed_hosts=["testserver"], max_sessions=8)))
 
 
 def open_ws(client, **kw):
@@ -76,8 +76,11 @@ def test_page_and_health(client):
     r = client.get("/")
     assert r.status_code == 200 and "mlplab playground" in r.text
     assert "default-src 'self'" in r.headers["content-security-policy"]
-    for name in ("app.js", "style.css"):
-        assert client.get(f"/static/{name}").status_code == 200
+    assert '<script type="module" src="/static/js/main.js">' in r.text
+    for name in ("main", "socket", "controls", "network", "output", "panels", "util"):
+        js = client.get(f"/static/js/{name}.js")
+        assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    assert client.get("/static/style.css").status_code == 200
     assert client.get("/api/health").json()["ok"] is True
 
 
@@ -256,7 +259,7 @@ def test_probe_and_play(ws):
 
 # ------------------------------------------------------------------ limits
 def test_rate_limit():
-    client = TestClient(create_app(Settings(rate=2.0, burst=3.0)))
+    client = TestClient(create_app(Settings(allowed_hosts=["testserver"], rate=2.0, burst=3.0)))
     with client.websocket_connect("/ws") as ws:
         ws.receive_json(), ws.receive_json()
         for _ in range(12):
@@ -268,7 +271,7 @@ def test_rate_limit():
 
 
 def test_too_many_sessions():
-    client = TestClient(create_app(Settings(max_sessions=2)))
+    client = TestClient(create_app(Settings(allowed_hosts=["testserver"], max_sessions=2)))
     a, wa, _, _ = open_ws(client)
     b, wb, _, _ = open_ws(client)
     with client.websocket_connect("/ws") as wc:
@@ -286,7 +289,7 @@ def test_too_many_sessions():
 
 
 def test_message_size_limit():
-    client = TestClient(create_app(Settings(max_message_bytes=1000)))
+    client = TestClient(create_app(Settings(allowed_hosts=["testserver"], max_message_bytes=1000)))
     with client.websocket_connect("/ws") as ws:
         ws.receive_json(), ws.receive_json()
         expect_error(ws, {"type": "ping", "pad": "x" * 2000}, "too_large", "limit is 1000")
@@ -294,7 +297,7 @@ def test_message_size_limit():
 
 
 def test_idle_timeout():
-    client = TestClient(create_app(Settings(idle_timeout_s=0.3)))
+    client = TestClient(create_app(Settings(allowed_hosts=["testserver"], idle_timeout_s=0.3)))
     with client.websocket_connect("/ws") as ws:
         ws.receive_json(), ws.receive_json()
         m = ws.receive_json()

@@ -8,7 +8,14 @@ import pytest
 
 from mlplab.errors import ConfigError, DataError
 from mlplab.web.schemas import PlaygroundConfig
-from mlplab.web.sessions import EXTENT, Session, _trim, cli_command, feature_matrix, make_data
+from mlplab.web.sessions import (
+    EXTENT,
+    Session,
+    cli_command,
+    feature_matrix,
+    make_data,
+    trim_records,
+)
 
 
 def cfg(**kw) -> PlaygroundConfig:
@@ -94,21 +101,21 @@ def test_perceptron_mode_is_rosenblatts_rule():
 
     c = cfg(dataset="xor", mode="perceptron", lr=0.1, n_samples=300)
     s = Session(c)
-    assert s.perceptron["separable"] is False
+    assert s.perceptron.separable is False
     f = None
     for _ in range(30):
         f = s.advance(1)
     assert f["finished"] is None  # XOR never settles
-    assert min(s.perceptron["mistakes"]) > 0
+    assert min(s.perceptron.mistakes) > 0
     ref = Perceptron(lr=0.1, epochs=30, compute_bound=False).fit(s.data.X_train, s.data.y_train)
-    assert np.allclose(s.perceptron["w"], ref.coef_[0]) and np.isclose(
-        s.perceptron["b"], ref.intercept_[0]
+    assert np.allclose(s.perceptron.w, ref.coef_[0]) and np.isclose(
+        s.perceptron.b, ref.intercept_[0]
     )
-    assert s.perceptron["mistakes"] == ref.result_.mistakes_per_epoch
+    assert s.perceptron.mistakes == ref.result_.mistakes_per_epoch
     # with the product feature x1·x2 the same points are separable and the rule stops
     s2 = Session(cfg(dataset="xor", mode="perceptron", features=["x1", "x2", "x1x2"]))
     f = s2.advance(50)
-    assert f["finished"] == "converged" and s2.perceptron["mistakes"][-1] == 0
+    assert f["finished"] == "converged" and s2.perceptron.mistakes[-1] == 0
     with pytest.raises(ConfigError, match="two-class"):
         Session(cfg(dataset="blobs", mode="perceptron"))
 
@@ -227,5 +234,35 @@ def test_csv_needs_an_upload_and_trim_bounds_lists():
     with pytest.raises(DataError, match="upload"):
         make_data(cfg(dataset="csv"))
     items = list(range(100))
-    _trim(items, 3, 10)
+    trim_records(items, 3, 10)
     assert items == [0, 1, 2, *range(90, 100)]
+
+
+@pytest.mark.slow
+def test_a_large_epoch_is_spread_over_frames_and_trains_the_same():
+    # one-row batches over 900 rows through 10 layers of 64: thousands of steps per epoch
+    c = cfg(
+        dataset="circle",
+        n_samples=1000,
+        train_ratio=0.9,
+        batch_size=1,
+        hidden=[64] * 10,
+        activations=["relu"] * 10,
+        epochs=3,
+    )
+    framed, whole = Session(c), Session(c)
+    k = Session.pieces_per_epoch(len(framed.Xf_train), 1)
+    assert k > 1
+    f = framed.advance(1, budget_s=0.0)  # the budget is checked after each piece
+    assert f["epochs_run"] == 0 and f["epoch"] == 0
+    assert np.isclose(f["epoch_progress"], 1 / k, atol=0.01)
+    calls = 1
+    while framed.epoch == 0:
+        f = framed.advance(1, budget_s=0.0)
+        calls += 1
+    assert calls == k and f["epochs_run"] == 1 and f["epoch_progress"] == 0.0
+    g = whole.advance(1, budget_s=1e9)
+    assert g["epochs_run"] == 1
+    a, b = framed.model.state_dict(), whole.model.state_dict()
+    assert all(np.array_equal(a[n], b[n]) for n in a)  # framing does not change training
+    assert framed.history == whole.history

@@ -55,7 +55,10 @@ __all__ = [
     "MAX_CSV_ROWS",
     "MAX_MODEL_BYTES",
     "MAX_SAMPLES",
+    "MAX_SMALL_MESSAGE_BYTES",
+    "PARSE_INLINE_BYTES",
     "limits",
+    "message_limit",
 ]
 
 #: Hidden layers and units per layer a network may have (TF Playground: 6 × 8).
@@ -68,6 +71,10 @@ MAX_CSV_BYTES = 1_000_000
 MAX_CSV_ROWS = 5000
 #: Size of an imported model file (before base64).
 MAX_MODEL_BYTES = 2_000_000
+#: Longest message of any other type (a config is well under 2 kB).
+MAX_SMALL_MESSAGE_BYTES = 64_000
+#: Messages longer than this are parsed in a worker thread, not on the event loop.
+PARSE_INLINE_BYTES = 16_000
 #: Epochs one ``step`` message may ask for, and ``speed`` (epochs per drawn frame).
 MAX_STEP_EPOCHS = 100
 MAX_SPEED = 50
@@ -103,7 +110,8 @@ class ProtocolError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # strict: no coercion, so "7" or true is not an integer and 1 is not a boolean
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class PlaygroundConfig(_Strict):
@@ -176,28 +184,40 @@ def _choice(field: str, value: str, choices: list[str]) -> None:
 
 
 class ConfigMsg(_Strict):
+    """Move the session to a new configuration."""
+
     type: Literal["config"]
     config: PlaygroundConfig
 
 
 class PlayMsg(_Strict):
+    """Start training continuously."""
+
     type: Literal["play"]
 
 
 class PauseMsg(_Strict):
+    """Stop training continuously."""
+
     type: Literal["pause"]
 
 
 class StepMsg(_Strict):
+    """Train ``epochs`` epochs and send one frame."""
+
     type: Literal["step"]
     epochs: int = Field(1, ge=1, le=MAX_STEP_EPOCHS)
 
 
 class ResetMsg(_Strict):
+    """New weights from the seed, same data."""
+
     type: Literal["reset"]
 
 
 class SetWeightMsg(_Strict):
+    """Set one weight (``col = -1``: the bias)."""
+
     type: Literal["set_weight"]
     layer: int = Field(ge=0, le=MAX_LAYERS)
     row: int = Field(ge=0, lt=MAX_NEURONS)
@@ -206,12 +226,16 @@ class SetWeightMsg(_Strict):
 
 
 class ProbeMsg(_Strict):
+    """Run the backward view for the data point nearest (x, y)."""
+
     type: Literal["probe"]
     x: float = Field(ge=-1e6, le=1e6)
     y: float = Field(0.0, ge=-1e6, le=1e6)
 
 
 class UploadCsvMsg(_Strict):
+    """Switch to an uploaded CSV file."""
+
     type: Literal["upload_csv"]
     name: str = Field("upload.csv", max_length=200)
     text: str
@@ -227,6 +251,8 @@ class UploadCsvMsg(_Strict):
 
 
 class ImportModelMsg(_Strict):
+    """Load an mlplab model file (base64)."""
+
     type: Literal["import_model"]
     name: str = Field("model.npz", max_length=200)
     data: str
@@ -249,11 +275,15 @@ class ImportModelMsg(_Strict):
 
 
 class ExportMsg(_Strict):
+    """Ask for the network as a model file or JSON."""
+
     type: Literal["export"]
     format: Literal["model", "json"] = "model"
 
 
 class PingMsg(_Strict):
+    """Keep the session alive; answered with ``pong``."""
+
     type: Literal["ping"]
 
 
@@ -314,15 +344,30 @@ def parse_client_message(text, *, max_bytes: int) -> BaseModel:
     if not isinstance(obj, dict):
         raise ProtocolError("a message must be a JSON object with a 'type'", code="malformed")
     kind = obj.get("type")
-    if kind not in MESSAGE_TYPES:
+    if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
         raise ProtocolError(
             f"unknown message type {kind!r}; valid types: {', '.join(MESSAGE_TYPES)}",
             code="unknown_type",
+        )
+    if len(text) > message_limit(kind):
+        raise ProtocolError(
+            f"a {kind} message is {len(text)} bytes; the limit for {kind} is {message_limit(kind)}",
+            code="too_large",
         )
     try:
         return _ADAPTER.validate_python(obj)
     except ValidationError as exc:
         raise ProtocolError(_describe(exc), code="invalid") from None
+
+
+def message_limit(kind: str) -> int:
+    """Longest text frame accepted for a message of type ``kind`` (JSON escaping can double a
+    CSV's size; base64 makes a model file 4/3 as long)."""
+    if kind == "upload_csv":
+        return 2 * MAX_CSV_BYTES + 1000
+    if kind == "import_model":
+        return 4 * (MAX_MODEL_BYTES // 3 + 1) + 1000
+    return MAX_SMALL_MESSAGE_BYTES
 
 
 def _describe(exc: ValidationError) -> str:

@@ -34,7 +34,6 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, WebSocket
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from mlplab import __version__
@@ -42,10 +41,12 @@ from mlplab.core.activations import ACTIVATIONS
 from mlplab.core.init import init_names
 from mlplab.core.optim import SCHEDULES
 from mlplab.errors import MlplabError
+from mlplab.web.access import LOOPBACK_NAMES, AccessMiddleware, AccessPolicy, host_name
 from mlplab.web.schemas import (
     DATASETS,
     FEATURES,
     OPTIMIZERS,
+    PARSE_INLINE_BYTES,
     ConfigMsg,
     ExportMsg,
     ImportModelMsg,
@@ -91,7 +92,13 @@ class Settings:
     workers : int
         Threads that train (shared by all sessions).
     allowed_hosts : list of str or None
-        Host headers accepted (against DNS rebinding); None accepts any.
+        Host names accepted (against DNS rebinding); None: the loopback names.  Never "any":
+        see :mod:`mlplab.web.access`.
+    any_ip_host : bool
+        Also accept IP-literal Host headers (a wildcard bind).
+    token : str or None
+        Secret every request and WebSocket must carry (``?token=`` or its cookie); None: none
+        (loopback).  :func:`mlplab.web.access.access_policy` chooses all three for a bind.
     """
 
     max_sessions: int = 64
@@ -103,6 +110,15 @@ class Settings:
     step_budget_s: float = 0.3
     workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     allowed_hosts: list[str] | None = None
+    any_ip_host: bool = False
+    token: str | None = None
+
+    def access(self) -> AccessPolicy:
+        """The :class:`~mlplab.web.access.AccessPolicy` these settings describe."""
+        hosts = LOOPBACK_NAMES if self.allowed_hosts is None else self.allowed_hosts
+        return AccessPolicy(
+            hosts=frozenset(host_name(h) for h in hosts), any_ip=self.any_ip_host, token=self.token
+        )
 
 
 class Busy(Exception):
@@ -118,6 +134,7 @@ class SessionManager:
         self._lock = threading.Lock()
 
     def reserve(self) -> str:
+        """A new session id, or :class:`Busy` when every slot is taken."""
         with self._lock:
             if len(self.sessions) >= self.settings.max_sessions:
                 raise Busy
@@ -126,10 +143,12 @@ class SessionManager:
             return sid
 
     def attach(self, sid: str, session: Session) -> None:
+        """Store the session built for ``sid``."""
         with self._lock:
             self.sessions[sid] = session
 
     def release(self, sid: str) -> None:
+        """Free the slot of ``sid``."""
         with self._lock:
             self.sessions.pop(sid, None)
 
@@ -146,6 +165,7 @@ class _Bucket:
         self.t = time.monotonic()
 
     def allow(self) -> bool:
+        """Spend a token if one is left; False means drop the message."""
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
         self.t = now
@@ -183,19 +203,23 @@ class Connection:
         self.last_rate_error = 0.0
 
     async def call(self, fn, *args):
+        """Run ``fn(*args)`` in the training pool and await its result."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, functools.partial(fn, *args))
 
     async def send(self, obj: dict) -> None:
+        """Send ``obj`` as strict JSON (no NaN) if the socket is still open."""
         text = json.dumps(obj, allow_nan=False, separators=(",", ":"))
         async with self.send_lock:
             if self.ws.client_state == WebSocketState.CONNECTED:
                 await self.ws.send_text(text)
 
     async def error(self, message: str, code: str = "invalid", about: str | None = None):
+        """Send an ``error`` message (``about``: the message type it answers)."""
         await self.send({"type": "error", "code": code, "message": message, "about": about})
 
     async def run(self) -> None:
+        """Greet the page, send its first state, then read messages until it leaves."""
         self.session = await self.call(functools.partial(Session, sid=self.sid))
         self.manager.attach(self.sid, self.session)
         await self.send(
@@ -246,6 +270,7 @@ class Connection:
             self.playing.clear()
 
     async def handle(self, text: str) -> None:
+        """Rate-limit, parse and dispatch one text frame; every failure becomes an error message."""
         if not self.bucket.allow():
             now = time.monotonic()
             if now - self.last_rate_error > 1.0:
@@ -258,7 +283,13 @@ class Connection:
             return
         kind = None
         try:
-            msg = parse_client_message(text, max_bytes=self.settings.max_message_bytes)
+            limit = self.settings.max_message_bytes
+            if len(text) <= PARSE_INLINE_BYTES:
+                msg = parse_client_message(text, max_bytes=limit)
+            else:  # a large frame is parsed in a worker: the loop keeps serving other pages
+                msg = await self.call(
+                    functools.partial(parse_client_message, max_bytes=limit), text
+                )
             kind = msg.type
             await self.dispatch(msg)
         except ProtocolError as exc:
@@ -272,6 +303,7 @@ class Connection:
             )
 
     async def dispatch(self, msg) -> None:
+        """Carry out one validated message and send its answer."""
         s = self.session
         if isinstance(msg, ConfigMsg):
             result = await self.call(s.apply_config, msg.config)
@@ -362,6 +394,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app):
+        """Shut the training pool down when the app stops."""
         yield
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -375,8 +408,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.manager = SessionManager(settings)
     app.state.pool = pool
-    if settings.allowed_hosts:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
+    app.add_middleware(AccessMiddleware, policy=settings.access())
 
     @app.middleware("http")
     async def _headers(request, call_next):
@@ -389,16 +421,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def index():
+        """The page."""
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
     @app.get("/api/health")
     async def health():
+        """Liveness and the number of open sessions."""
         return JSONResponse({"ok": True, "sessions": len(app.state.manager)})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.websocket("/ws")
     async def ws_endpoint(ws: WebSocket):
+        """One page's WebSocket: origin check, a session slot, then its :class:`Connection`."""
         if not _same_origin(ws):
             await ws.close(code=1008)
             return

@@ -1,4 +1,4 @@
-"""One playground page's run: its data, its network and its training, driven by the engine.
+"""One playground page's run: its network and its training, driven by the engine.
 
 A :class:`Session` is plain Python (no web framework): the server calls its methods from a
 worker thread and sends what they return as JSON.  Every method takes the session's lock, so
@@ -12,324 +12,72 @@ the backward view reads δ from :meth:`Network.trace`.  The perceptron mode appl
 Rosenblatt's mistake-driven rule (as :class:`mlplab.perceptron.Perceptron` does) one epoch
 at a time, so the page can watch it.
 
-Coordinates
------------
-The data live in the page's coordinates, the square ``[−6, 6]²`` of TF Playground: the
-built-in sets are drawn from :func:`mlplab.data.load_dataset` unstandardised and, where a set
-is generated on a smaller scale (moons, the three-arm spiral, the regression plane), moved and
-scaled by a fixed affine map; an uploaded CSV is scaled so that each feature spans
-``[−5, 5]``.  The input features (x₁, x₂, x₁², x₂², x₁x₂, sin x₁, sin x₂) are computed from these
-coordinates, as in TF Playground.
+The data live in :mod:`mlplab.web.data`, the encoding of what is sent in
+:mod:`mlplab.web.frames`, the metrics and backward view in :mod:`mlplab.web.evaluation`, the
+command-line box in :mod:`mlplab.web.commandline` and the model file checks in
+:mod:`mlplab.web.model_files`.  What is left here (about 630 lines) is one class whose methods
+share the session's lock and run state; splitting it further would pass that state around.
+The public names used by callers
+(``make_data``, ``PlayData``, ``feature_matrix``, ``EXTENT``, ``FEATURE_LABELS``,
+``cli_command``) are importable from here as well.
 """
 
 from __future__ import annotations
 
-import base64
-import csv
 import math
 import os
-import shlex
-import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlplab.core.activations import get_activation
-from mlplab.core.losses import get_head, head_for_task
+from mlplab.core.losses import head_for_task
 from mlplab.core.network import Network, mlp_spec
 from mlplab.core.optim import make_optimizer, make_schedule
-from mlplab.core.train import Callback, TrainConfig, Trainer
-from mlplab.errors import CheckpointError, ConfigError, DataError, MlplabError
-from mlplab.web.schemas import (
-    FEATURES,
-    MAX_CSV_ROWS,
-    MAX_LAYERS,
-    MAX_NEURONS,
-    PlaygroundConfig,
+from mlplab.core.train import TrainConfig, Trainer
+from mlplab.errors import CheckpointError, ConfigError, DataError
+from mlplab.web.commandline import cli_command
+from mlplab.web.data import EXTENT, FEATURE_LABELS, PlayData, feature_matrix, make_data
+from mlplab.web.evaluation import backward_view, evaluate_run
+from mlplab.web.frames import (
+    GRID,
+    GRID_1D,
+    grid_points,
+    json_float,
+    neuron_maps,
+    output_map,
+    weights_payload,
 )
+from mlplab.web.model_files import config_from_model, load_model_file
+from mlplab.web.monitors import EpochMonitor, make_doctor, trim_records
+from mlplab.web.perceptron_mode import PerceptronRule
+from mlplab.web.schemas import PlaygroundConfig
 
-__all__ = ["Session", "PlayData", "make_data", "feature_matrix", "EXTENT", "cli_command"]
+__all__ = [
+    "Session",
+    "EpochMonitor",
+    "trim_records",
+    # re-exported for callers of the former single module
+    "PlayData",
+    "make_data",
+    "feature_matrix",
+    "EXTENT",
+    "FEATURE_LABELS",
+    "cli_command",
+]
 
-#: Half-width of the drawn square: the map covers [−EXTENT, EXTENT]².
-EXTENT = 6.0
-#: Output map resolution (GRID × GRID); neuron maps take every other point (GRID/2 square).
-GRID = 40
-#: Points of the 1-D output curve; neuron curves take every fourth.
-GRID_1D = 160
 #: Epoch records kept per run (older ones are thinned out).
 HISTORY_CAP = 4000
 #: Training rows the doctor watches (its fixed probe batch).
 DOCTOR_PROBE = 256
-#: Most classes a CSV may have (colours on the page).
-MAX_CLASSES = 8
+#: Batches per piece of a large epoch: the time budget of a frame is checked after each piece.
+PIECE_BATCHES = 64
 
-FEATURE_LABELS = {
-    "x1": "x₁",
-    "x2": "x₂",
-    "x1sq": "x₁²",
-    "x2sq": "x₂²",
-    "x1x2": "x₁x₂",
-    "sinx1": "sin x₁",
-    "sinx2": "sin x₂",
-}
 _HEADS_BY_TASK = {
     "binary": ["sigmoid_bce", "softmax_ce", "identity_mse"],
     "multiclass": ["softmax_ce", "identity_mse"],
     "regression": ["identity_mse", "identity_mae"],
 }
-
-
-# --------------------------------------------------------------------------------- data
-@dataclass
-class PlayData:
-    """A data set in page coordinates.
-
-    ``X_*`` have shape (n, dim) with dim 1 or 2; ``y_*`` hold class ids (int64) for
-    classification and values (float64) for regression.
-    """
-
-    name: str
-    task: str
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    class_names: list[str] | None
-    note: str = ""
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def dim(self) -> int:
-        return self.X_train.shape[1]
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.class_names) if self.class_names else 0
-
-    def y_range(self) -> tuple[float, float]:
-        y = np.concatenate([self.y_train, self.y_test]).astype(np.float64)
-        lo, hi = float(y.min()), float(y.max())
-        pad = 0.1 * (hi - lo) if hi > lo else 1.0
-        return lo - pad, hi + pad
-
-
-# name → (centre, scale, noise map): page coordinates are (x − centre)·scale, and the page's
-# noise slider (0 … 0.5, TF Playground's 0 … 50 %) is turned into the set's own noise option.
-_VIEW = {
-    "circle": (0.0, 1.0, lambda n: n),
-    "xor": (0.0, 1.0, lambda n: n),
-    "gauss": (0.0, 1.0, lambda n: n),
-    "spiral": (0.0, 1.0, lambda n: n),
-    "moons": ((0.5, 0.25), 3.0, lambda n: 0.05 + 0.5 * n),
-    "blobs": (0.0, 1.0, lambda n: 0.5 + 4.0 * n),
-    "spiral3": (0.0, 5.0, lambda n: 0.05 + 0.6 * n),
-    "plane": (0.0, 5.0, lambda n: n),
-    "gauss_bump": (0.0, 5.0 / 3.0, lambda n: 0.4 * n),
-    "sin": (0.0, 1.0, lambda n: 0.8 * n),
-}
-
-
-def make_data(cfg: PlaygroundConfig, csv_text: tuple[str, str] | None = None) -> PlayData:
-    """Build the data of ``cfg`` in page coordinates.
-
-    Built-in sets come from :func:`mlplab.data.load_dataset` (``standardize=False``, no
-    validation split, ``test_fraction = 1 − train_ratio``, every draw from ``cfg.seed``).
-    ``csv_text`` is ``(file name, text)`` of an uploaded CSV, needed when ``cfg.dataset`` is
-    ``"csv"``.
-    """
-    from mlplab.data import load_dataset
-
-    test_fraction = round(1.0 - cfg.train_ratio, 6)
-    if cfg.dataset == "csv":
-        if csv_text is None:
-            raise DataError("dataset is 'csv' but no CSV file has been uploaded yet")
-        return _csv_data(csv_text[0], csv_text[1], cfg.seed, test_fraction)
-    centre, scale, noise_of = _VIEW[cfg.dataset]
-    options = {"n_classes": cfg.n_classes} if cfg.dataset == "blobs" else {}
-    ds = load_dataset(
-        cfg.dataset,
-        seed=cfg.seed,
-        n_samples=cfg.n_samples,
-        noise=float(noise_of(cfg.noise)),
-        val_fraction=0.0,
-        test_fraction=test_fraction,
-        standardize=False,
-        **options,
-    )
-    c = np.asarray(centre, dtype=np.float64)
-    return PlayData(
-        name=cfg.dataset,
-        task=ds.task,
-        X_train=(ds.X_train - c) * scale,
-        y_train=ds.y_train,
-        X_test=(ds.X_test - c) * scale,
-        y_test=ds.y_test,
-        class_names=ds.class_names,
-        note="" if scale == 1.0 else f"coordinates = (x − {centre}) × {scale:g}",
-    )
-
-
-def _csv_data(name: str, text: str, seed: int, test_fraction: float) -> PlayData:
-    """Read an uploaded CSV with :func:`mlplab.data.load_csv`: one or two feature columns and
-    a label (a column named label/y/target/class, else the last one)."""
-    from mlplab.data import load_csv
-
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        raise DataError(f"{name}: the file is empty (expected a header row and data rows)")
-    if len(lines) - 1 > MAX_CSV_ROWS:
-        raise DataError(f"{name}: {len(lines) - 1} data rows; the limit is {MAX_CSV_ROWS}")
-    header = [h.strip() for h in next(csv.reader([lines[0]]), [])]
-    if len(header) not in (2, 3):
-        raise DataError(
-            f"{name}: the playground needs two feature columns and a label (or one feature "
-            f"and a label); the header has {len(header)} columns: {', '.join(header[:8])}"
-        )
-    target = next((h for h in header if h.lower() in ("label", "y", "target", "class")), None)
-    target = target or header[-1]
-    with tempfile.TemporaryDirectory(prefix="mlplab-playground-") as tmp:
-        path = os.path.join(tmp, "upload.csv")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        try:
-            ds = load_csv(
-                path,
-                target,
-                seed=seed,
-                val_fraction=0.0,
-                test_fraction=test_fraction,
-                standardize=False,
-            )
-        except MlplabError as exc:
-            raise DataError(str(exc).replace(path, name)) from None
-    if ds.task not in ("binary", "multiclass", "regression"):
-        raise DataError(
-            f"{name}: label column {target!r} gives a {ds.task} task; the playground "
-            "takes class labels or one numeric target"
-        )
-    if ds.task == "multiclass" and ds.n_classes > MAX_CLASSES:
-        raise DataError(
-            f"{name}: {ds.n_classes} classes in {target!r}; the playground draws at most "
-            f"{MAX_CLASSES}"
-        )
-    if ds.n_features == 1 and ds.task == "multiclass":
-        raise DataError(f"{name}: a one-feature CSV must be two-class or regression")
-    X_all = np.vstack([ds.X_train, ds.X_test])
-    lo, hi = X_all.min(axis=0), X_all.max(axis=0)
-    centre = (lo + hi) / 2
-    half = np.where(hi > lo, (hi - lo) / 2, 1.0)
-    scale = 5.0 / half
-    return PlayData(
-        name=name,
-        task=ds.task,
-        X_train=(ds.X_train - centre) * scale,
-        y_train=ds.y_train,
-        X_test=(ds.X_test - centre) * scale,
-        y_test=ds.y_test,
-        class_names=ds.class_names,
-        note=f"features {', '.join(ds.feature_names)} scaled to [−5, 5]; label {target!r}",
-        meta={"feature_names": ds.feature_names, "target": target, "rows": len(X_all)},
-    )
-
-
-def feature_matrix(X: np.ndarray, names: list[str]) -> np.ndarray:
-    """The input features ``names`` (see :data:`FEATURE_LABELS`) of points X (n, 1 or 2)."""
-    x1 = X[:, 0]
-    x2 = X[:, 1] if X.shape[1] > 1 else np.zeros_like(x1)
-    table = {
-        "x1": lambda: x1,
-        "x2": lambda: x2,
-        "x1sq": lambda: x1 * x1,
-        "x2sq": lambda: x2 * x2,
-        "x1x2": lambda: x1 * x2,
-        "sinx1": lambda: np.sin(x1),
-        "sinx2": lambda: np.sin(x2),
-    }
-    return np.column_stack([table[n]() for n in names]).astype(np.float64)
-
-
-def _grid(dim: int) -> np.ndarray:
-    """Centres of the map's cells, row-major from the top-left (x right, y up)."""
-    if dim == 1:
-        return np.linspace(-EXTENT, EXTENT, GRID_1D)[:, None]
-    c = -EXTENT + (np.arange(GRID) + 0.5) * (2 * EXTENT / GRID)
-    xx, yy = np.meshgrid(c, c[::-1])
-    return np.column_stack([xx.ravel(), yy.ravel()])
-
-
-def _sub(values: np.ndarray, dim: int) -> np.ndarray:
-    """The neuron-map subset of grid values (n_grid, k) → (n_small, k)."""
-    if dim == 1:
-        return values[::4]
-    return values.reshape(GRID, GRID, -1)[::2, ::2].reshape(-1, values.shape[-1])
-
-
-def _b64(a: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
-
-
-def _q8(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Quantise to uint8 over [lo, hi]."""
-    span = hi - lo if hi > lo else 1.0
-    return np.clip(np.round((a - lo) / span * 255.0), 0, 255).astype(np.uint8)
-
-
-def _num(v) -> float | None:
-    """A float JSON can hold (None for NaN/inf)."""
-    if v is None:
-        return None
-    v = float(v)
-    return round(v, 6) if math.isfinite(v) else None
-
-
-# --------------------------------------------------------------------------------- training
-class _EpochMonitor(Callback):
-    """Stops ``fit`` after one epoch and keeps the mean gradient norm ‖∂L/∂W_ℓ‖ per dense
-    layer over that epoch's batches (read in ``on_batch_end``, before the optimizer step)."""
-
-    def __init__(self):
-        self.sums: np.ndarray | None = None
-        self.batches = 0
-        self.grad_norms: list[float] = []
-
-    def on_epoch_begin(self, trainer):
-        self.sums = np.zeros(len(trainer.model.dense_layers()))
-        self.batches = 0
-
-    def on_batch_end(self, trainer, batch_loss):
-        for j, (_, layer) in enumerate(trainer.model.dense_layers()):
-            g = layer.grads["weight"]
-            self.sums[j] += math.sqrt(float(np.sum(g.astype(np.float64) ** 2)))
-        self.batches += 1
-
-    def on_epoch_end(self, trainer):
-        self.grad_norms = (self.sums / max(self.batches, 1)).tolist()
-        trainer.stop = True
-
-
-def _trim(records: list, head: int, tail: int) -> None:
-    """Keep the first ``head`` and last ``tail`` items of a growing list, in place (a long
-    run's memory stays bounded; the doctor looks at the start and the recent past)."""
-    if len(records) > head + tail:
-        del records[head : len(records) - tail]
-
-
-def _make_doctor(probe: np.ndarray, on_finding):
-    """mlplab's doctor (:class:`mlplab.diagnostics.Doctor`) as a training callback.
-
-    The page runs ``fit`` for one epoch at a time, so the doctor's end-of-epoch and
-    end-of-training diagnoses would fall on the same moment: only the second one (which also
-    sees a divergence) is kept.
-    """
-    from mlplab.diagnostics import DiagnosticsRecorder, Doctor
-
-    class EpochDoctor(Doctor):
-        def on_epoch_end(self, trainer) -> None:
-            DiagnosticsRecorder.on_epoch_end(self, trainer)
-
-    return EpochDoctor(probe, on_finding=on_finding)
 
 
 def _targets(y: np.ndarray, task: str, head: str, n_classes: int) -> np.ndarray:
@@ -413,7 +161,14 @@ class Session:
                 )
             spec = mlp_spec([n_in, 1], head="sigmoid_bce", init="zeros")
             model = Network(spec, rng=np.random.default_rng([cfg.seed, 1]))
-            return {"model": model, "trainer": None, "head": head, "monitor": None, "doctor": None}
+            return {
+                "model": model,
+                "trainer": None,
+                "head": head,
+                "monitor": None,
+                "doctor": None,
+                "piece_rng": None,
+            }
         if "step" in cfg.activations:
             raise ConfigError(
                 "activation step has no gradient (φ′ = 0 almost everywhere), so backpropagation "
@@ -428,15 +183,15 @@ class Session:
             norm=cfg.norm,
         )
         model = Network(spec, rng=np.random.default_rng([cfg.seed, 1]))
-        monitor = _EpochMonitor()
-        doctor = _make_doctor(
+        monitor = EpochMonitor()
+        doctor = make_doctor(
             feature_matrix(data.X_train[:DOCTOR_PROBE], cfg.features), self._on_finding
         )
         trainer = Trainer(
             model,
             self._optimizer_spec(cfg),
             schedule=cfg.schedule,
-            config=TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, l1=cfg.l1, l2=cfg.l2),
+            config=self._train_config(cfg, len(data.X_train)),
             rng=np.random.default_rng([cfg.seed, 2]),
             callbacks=[monitor, doctor],
         )
@@ -446,19 +201,48 @@ class Session:
             "head": head,
             "monitor": monitor,
             "doctor": doctor,
+            "piece_rng": np.random.default_rng([cfg.seed, 3]),
         }
+
+    @staticmethod
+    def pieces_per_epoch(n: int, batch_size: int) -> int:
+        """How many ``fit`` calls one epoch over ``n`` rows takes: 1 up to
+        :data:`PIECE_BATCHES` batches, else that many batches per piece (rounded up)."""
+        return max(1, math.ceil(n / (PIECE_BATCHES * batch_size)))
+
+    def _train_config(self, cfg: PlaygroundConfig, n: int) -> TrainConfig:
+        """The trainer's settings; its epochs count pieces, so its schedule spans the run."""
+        pieces = self.pieces_per_epoch(n, cfg.batch_size)
+        return TrainConfig(
+            epochs=cfg.epochs * pieces, batch_size=cfg.batch_size, l1=cfg.l1, l2=cfg.l2
+        )
 
     @staticmethod
     def _optimizer_spec(cfg: PlaygroundConfig) -> dict:
         return {"name": cfg.optimizer, "lr": cfg.lr, "weight_decay": cfg.weight_decay}
 
     def _install(self, cfg: PlaygroundConfig, data: PlayData, built: dict) -> None:
+        """Make ``cfg``, ``data`` and the built model the session's run, all or nothing: if a
+        step fails (the data do not suit the head, say), the previous run stays in place."""
+        saved = dict(self.__dict__)
+        saved["notices"] = list(getattr(self, "notices", []))
+        try:
+            self._install_run(cfg, data, built)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _install_run(self, cfg: PlaygroundConfig, data: PlayData, built: dict) -> None:
         self.config = cfg
         self.data = data
         self.model: Network = built["model"]
         self.trainer: Trainer | None = built["trainer"]
-        self.monitor: _EpochMonitor | None = built["monitor"]
+        self.monitor: EpochMonitor | None = built["monitor"]
         self.doctor = built["doctor"]
+        self.piece_rng = built["piece_rng"]
+        self.pieces: list[np.ndarray] = []  # the rest of a large epoch under way
+        self.n_pieces = 0
         self.head = built["head"]
         self.epoch = 0
         self.history: list[dict] = []
@@ -470,12 +254,13 @@ class Session:
         self.t_train = _targets(data.y_train, data.task, self.head, n_cls)
         self.t_test = _targets(data.y_test, data.task, self.head, n_cls)
         self._val = (self.Xf_test, self.t_test) if len(self.Xf_test) else ()
-        self.grid = _grid(data.dim)
+        self.grid = grid_points(data.dim)
         self.grid_features = feature_matrix(self.grid, cfg.features)
-        self.perceptron = None
+        self.perceptron: PerceptronRule | None = None
         self.probe_point: tuple[float, float] | None = None
         if cfg.mode == "perceptron":
-            self._perceptron_start()
+            self.perceptron = PerceptronRule(self.Xf_train, data.y_train)
+            self.notices.append(self.perceptron.notice())
         self.history.append(self._record(grad=None))
 
     # ------------------------------------------------------------------ configuration
@@ -518,7 +303,7 @@ class Session:
             tr.optimizer.lr = float(cfg.lr)
             tr.optimizer.weight_decay = float(cfg.weight_decay)
         tr.schedule = make_schedule(cfg.schedule)
-        tr.config = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, l1=cfg.l1, l2=cfg.l2)
+        tr.config = self._train_config(cfg, len(self.Xf_train))
         if self.finished == "horizon" and cfg.epochs > self.epoch:
             self.finished = None
 
@@ -530,6 +315,7 @@ class Session:
             return self.state()
 
     def touch(self) -> None:
+        """Mark the session as used now (the idle timeout counts from here)."""
         self.last_active = time.monotonic()
 
     def _csv_label(self) -> tuple[str, str] | None:
@@ -544,14 +330,20 @@ class Session:
 
     # ------------------------------------------------------------------ training
     def advance(self, epochs: int, budget_s: float = 0.5) -> dict:
-        """Train up to ``epochs`` epochs (at least one, stopping early when ``budget_s`` has
-        passed, the run reached ``config.epochs``, diverged or, for the perceptron, made no
-        mistake); returns a frame."""
+        """Train up to ``epochs`` epochs; returns a frame.
+
+        Stops early when the run reached ``config.epochs``, diverged or, for the perceptron,
+        made no mistake, and as soon as ``budget_s`` has passed.  The budget is checked after
+        each piece of :data:`PIECE_BATCHES` batches, so a large epoch (one-row batches of
+        thousands of rows) is spread over several frames: the frame's ``epoch_progress`` says
+        how much of the current epoch is done.  Where the pieces fall does not depend on the
+        budget, so the same configuration trains to the same weights however it is framed.
+        """
         with self.lock:
             t0 = time.perf_counter()
             done = 0
             while done < epochs and self.finished is None:
-                if self.epoch >= self.config.epochs:
+                if self.epoch >= self.config.epochs and not self.pieces:
                     self.finished = "horizon"
                     self.notices.append(
                         f"reached epochs = {self.config.epochs}; raise epochs to train on"
@@ -559,9 +351,9 @@ class Session:
                     break
                 if self.perceptron is not None:
                     self._perceptron_epoch()
-                else:
-                    self._mlp_epoch()
-                done += 1
+                    done += 1
+                elif self._mlp_piece():
+                    done += 1
                 if time.perf_counter() - t0 > budget_s:
                     break
             frame = self.frame()
@@ -572,27 +364,52 @@ class Session:
     def _on_finding(self, finding) -> None:
         self.notices.append(f"doctor: {finding.severity}: {finding.summary}")
 
-    def _mlp_epoch(self) -> None:
+    def _mlp_piece(self) -> bool:
+        """Train the next piece of the current epoch (the whole epoch when it is small);
+        True when that finished the epoch."""
         tr = self.trainer
+        if not self.pieces:
+            n = len(self.Xf_train)
+            k = self.pieces_per_epoch(n, self.config.batch_size)
+            # a small epoch is one piece that the trainer shuffles itself; a large one is cut
+            # from a permutation of the session's own, so each row is seen once per epoch
+            self.pieces = [None] if k == 1 else np.array_split(self.piece_rng.permutation(n), k)
+            self.n_pieces = len(self.pieces)
+        idx = self.pieces.pop(0)
+        last = not self.pieces
+        X, t = self.Xf_train, self.t_train
+        if idx is not None:
+            X, t = X[idx], t[idx]
+        val = self._val if last else ()  # the test split is the validation, once per epoch
+        # the doctor watches the piece that ends the epoch (all of a small epoch): it probes
+        # and diagnoses once per epoch, as it would for an unbroken one
+        tr.callbacks = (
+            [self.monitor] if self.doctor is None or not last else [self.monitor, self.doctor]
+        )
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
-            tr.fit(self.Xf_train, self.t_train, *self._val)  # the test split is the validation
-        _trim(tr.history.records, 10, HISTORY_CAP)
-        if self.doctor is not None:
+            tr.fit(X, t, *val)
+        trim_records(tr.history.records, 10, HISTORY_CAP)
+        if self.doctor is not None and last:
             rec = self.doctor.record
-            _trim(rec["checks"], 30, 150)
-            _trim(rec["activations"], 3, 60)
-            _trim(rec["weights"], 3, 60)
+            trim_records(rec["checks"], 30, 150)
+            trim_records(rec["activations"], 3, 60)
+            trim_records(rec["weights"], 3, 60)
         if tr.stop_reason == "divergence":
             tr.stop_reason = None
+            self.pieces = []
+            self.monitor.discard()
             self.finished = "diverged"
             self.notices.append(
-                "training diverged (the loss became NaN or inf); the weights are back to the "
-                "start of that epoch; lower the learning rate"
+                "training diverged (the loss became NaN or inf); the weights are back to their "
+                "last finite values (at most one epoch back); lower the learning rate"
             )
-            return
-        self.epoch = tr.epoch
-        self.history.append(self._record(grad=self.monitor.grad_norms))
+            return False
+        if not last:
+            return False
+        self.epoch += 1
+        self.history.append(self._record(grad=self.monitor.take()))
         self._cap_history()
+        return True
 
     def _cap_history(self) -> None:
         if len(self.history) > HISTORY_CAP:
@@ -601,122 +418,41 @@ class Session:
             self.history = self.history[:1] + self.history[1:half:2] + self.history[half:]
             self.sent = min(self.sent, len(self.history))
 
-    def _evaluate(self, X: np.ndarray, t: np.ndarray, y: np.ndarray) -> tuple:
-        """(loss, accuracy or None, predicted classes or None) in eval mode."""
-        if len(X) == 0:
-            return None, None, None
-        if self.perceptron is not None:
-            pred = (X @ self.perceptron["w"] + self.perceptron["b"] >= 0).astype(np.int64)
-            err = float(np.mean(pred != y))
-            return err, 1.0 - err, pred
-        model = self.model
-        z = model.forward(X)
-        h = get_head(self.head)
-        loss = h.loss(z, h.validate(t, model.output_dim, dtype=model.dtype))
-        pred = self._classes(z)
-        acc = None if pred is None else float(np.mean(pred == y))
-        return loss, acc, pred
-
-    def _classes(self, z: np.ndarray) -> np.ndarray | None:
-        task = self.data.task
-        if task == "regression":
-            return None
-        yhat = get_head(self.head).output(z)
-        if yhat.shape[1] > 1:
-            return yhat.argmax(axis=1)
-        return (yhat[:, 0] >= 0.5).astype(np.int64)
-
     def _evaluate_all(self) -> None:
-        """Loss and accuracy on both splits, dead units (training set) and the confusion
-        matrix (test set, else training set) for the current weights, kept in ``_eval``."""
-        d = self.data
-        tr_loss, tr_acc, _ = self._evaluate(self.Xf_train, self.t_train, d.y_train)
-        dead = self._dead_units()  # reads the caches of the training-set forward just run
-        te_loss, te_acc, te_pred = self._evaluate(self.Xf_test, self.t_test, d.y_test)
-        confusion = None
-        if d.task != "regression":
-            split, y, pred = "test", d.y_test, te_pred
-            if pred is None:
-                _, _, pred = self._evaluate(self.Xf_train, self.t_train, d.y_train)
-                split, y = "train", d.y_train
-            k = d.n_classes
-            m = np.zeros((k, k), dtype=np.int64)
-            np.add.at(m, (y, pred), 1)
-            confusion = {"split": split, "labels": d.class_names, "matrix": m.tolist()}
-        self._eval = {
-            "metrics": {
-                "train_loss": _num(tr_loss),
-                "test_loss": _num(te_loss),
-                "train_acc": _num(tr_acc),
-                "test_acc": _num(te_acc),
-            },
-            "dead": dead,
-            "confusion": confusion,
-        }
+        """Metrics, dead units and confusion matrix for the current weights, kept in
+        ``_eval`` (:func:`mlplab.web.evaluation.evaluate_run`)."""
+        self._eval = evaluate_run(
+            self.model,
+            self.head,
+            self.data,
+            self.perceptron,
+            (self.Xf_train, self.t_train),
+            (self.Xf_test, self.t_test),
+        )
 
     def _lr(self) -> float | None:
-        return _num(self.trainer.optimizer.lr if self.trainer else self.config.lr)
+        return json_float(self.trainer.optimizer.lr if self.trainer else self.config.lr)
 
     def _record(self, grad) -> dict:
         self._evaluate_all()
         rec = {"epoch": self.epoch, **self._eval["metrics"], "lr": self._lr()}
         if grad is not None:
-            rec["grad"] = [_num(g) for g in grad]
-        if self.perceptron is not None and self.perceptron["mistakes"]:
-            rec["mistakes"] = self.perceptron["mistakes"][-1]
+            rec["grad"] = [json_float(g) for g in grad]
+        if self.perceptron is not None and self.perceptron.mistakes:
+            rec["mistakes"] = self.perceptron.mistakes[-1]
         return rec
 
     # ------------------------------------------------------------------ perceptron
-    def _perceptron_start(self) -> None:
-        """Rosenblatt's rule from w = 0, b = 0, points in a fixed order (as
-        :class:`mlplab.perceptron.Perceptron` without shuffling)."""
-        from mlplab.perceptron import is_linearly_separable
-
-        X, y = self.Xf_train, self.data.y_train
-        separable, _ = is_linearly_separable(X, y)
-        order = np.arange(len(X))  # the data's (already shuffled) order, as Perceptron uses
-        self.perceptron = {
-            "w": np.zeros(X.shape[1]),
-            "b": 0.0,
-            "order": order,
-            "mistakes": [],
-            "separable": bool(separable),
-        }
-        self.notices.append(
-            "these points are linearly separable in the chosen features: the perceptron rule "
-            "will stop once an epoch has no mistake (Novikoff)"
-            if separable
-            else "these points are not linearly separable in the chosen features: the "
-            "perceptron rule will never settle; its line keeps jumping"
-        )
-
     def _perceptron_epoch(self) -> None:
-        """One pass: on each mistake (y·z ≤ 0 with y ∈ {−1, +1}) ``w ← w + η y x, b ← b + η y``."""
-        p = self.perceptron
-        X, s = self.Xf_train, np.where(self.data.y_train == 1, 1.0, -1.0)
-        w, b, lr = p["w"], p["b"], self.config.lr
-        mistakes = 0
-        for i in p["order"]:
-            z = float(X[i] @ w) + b
-            if (z >= 0) != (s[i] > 0):
-                w += lr * s[i] * X[i]
-                b += lr * s[i]
-                mistakes += 1
-        p["b"] = b
-        p["mistakes"].append(mistakes)
-        self._sync_perceptron()
+        """One pass of Rosenblatt's rule; stops the run at the first epoch without mistakes."""
+        mistakes = self.perceptron.epoch(self.Xf_train, self.data.y_train, self.config.lr)
+        self.perceptron.copy_into(self.model)
         self.epoch += 1
         self.history.append(self._record(grad=None))
         self._cap_history()
         if mistakes == 0:
             self.finished = "converged"
             self.notices.append(f"converged: epoch {self.epoch} had no mistake")
-
-    def _sync_perceptron(self) -> None:
-        """Copy (w, b) into the drawn network (one dense layer, step read as z ≥ 0)."""
-        dense = self.model.dense_layers()[0][1]
-        dense.params["weight"][0, :] = self.perceptron["w"]
-        dense.params["bias"][0] = self.perceptron["b"]
 
     # ------------------------------------------------------------------ edits and probes
     def set_weight(self, layer: int, row: int, col: int, value: float) -> dict:
@@ -736,8 +472,7 @@ class Session:
             else:
                 W[row, col] = value
             if self.perceptron is not None:
-                self.perceptron["w"] = W[0].astype(np.float64).copy()
-                self.perceptron["b"] = float(dense[layer][1].params["bias"][0])
+                self.perceptron.copy_from(self.model)
                 self.finished = None
             self._evaluate_all()
             return self.frame()
@@ -757,40 +492,15 @@ class Session:
             return self._probe()
 
     def _probe(self) -> dict:
+        """The probe message for the kept point and the current weights."""
         with self.lock:
-            x, y = self.probe_point
-            X = np.vstack([self.data.X_train, self.data.X_test])
-            target = np.array([x, y][: self.data.dim])
-            i = int(np.argmin(np.sum((X - target) ** 2, axis=1)))
-            n_train = len(self.data.X_train)
-            split, j = ("train", i) if i < n_train else ("test", i - n_train)
-            Xf = self.Xf_train if split == "train" else self.Xf_test
-            t = self.t_train if split == "train" else self.t_test
-            yv = (self.data.y_train if split == "train" else self.data.y_test)[j]
-            model = self.model
-            model.zero_grad()
-            model.forward(Xf[j : j + 1])
-            loss = model.backward(t[j : j + 1])
-            blocks = model.trace()
-            model.zero_grad()
-            layers = []
-            for b in blocks:
-                layers.append(
-                    {
-                        "activation": b["activation"],
-                        "z": [_num(v) for v in np.asarray(b["z"])[0]],
-                        "h": [_num(v) for v in np.asarray(b["h"])[0]],
-                        "delta": [_num(v) for v in np.asarray(b["delta"])[0]],
-                    }
-                )
-            return {
-                "type": "probe",
-                "point": [_num(v) for v in X[i]],
-                "split": split,
-                "label": _num(yv),
-                "loss": _num(loss),
-                "layers": layers,
-            }
+            return backward_view(
+                self.model,
+                self.data,
+                self.probe_point,
+                (self.Xf_train, self.t_train),
+                (self.Xf_test, self.t_test),
+            )
 
     # ------------------------------------------------------------------ views
     def state(self) -> dict:
@@ -821,7 +531,7 @@ class Session:
                 "n_parameters": self.model.n_parameters,
                 "cli": cli_command(cfg, self.head, self._csv_label()),
                 "perceptron": self.perceptron is not None
-                and {"separable": self.perceptron["separable"]},
+                and {"separable": self.perceptron.separable},
                 "frame": self.frame(full=True),
             }
 
@@ -833,21 +543,14 @@ class Session:
                 self.sent = 0
             new = self.history[self.sent :]
             self.sent = len(self.history)
-            dense = model.dense_layers()
-            weights = [
-                {
-                    "shape": list(la.params["weight"].shape),
-                    "w": _b64(la.params["weight"].astype(np.float32)),
-                    "b": _b64(la.params["bias"].astype(np.float32)),
-                }
-                for _, la in dense
-            ]
+            weights = weights_payload(model)
             z, blocks = self._forward_grid()
-            out = self._output_map(z)
-            neurons = self._neuron_maps(blocks)
+            out = output_map(z, self.head, self.data, hard=self.perceptron is not None)
+            neurons = neuron_maps(blocks, self.data.dim)
             frame = {
                 "type": "frame",
                 "epoch": self.epoch,
+                "epoch_progress": 1.0 - len(self.pieces) / self.n_pieces if self.pieces else 0.0,
                 "step": self.trainer.step if self.trainer else self.epoch,
                 "lr": self._lr(),
                 "history": new,
@@ -871,61 +574,6 @@ class Session:
         z = self.model.forward(self.grid_features)
         return z, self.model.trace()
 
-    def _output_map(self, z: np.ndarray) -> dict:
-        d = self.data
-        if self.perceptron is not None:
-            score = np.where(z[:, 0] >= 0, 1.0, -1.0)
-            return {"kind": "score", "data": _b64(_q8(score, -1.0, 1.0)), "hard": True}
-        yhat = get_head(self.head).output(z).astype(np.float64)
-        if d.task == "regression":
-            lo, hi = d.y_range()
-            if d.dim == 1:
-                return {"kind": "curve", "y": [_num(v) for v in yhat[:, 0]], "lo": lo, "hi": hi}
-            return {"kind": "value", "data": _b64(_q8(yhat[:, 0], lo, hi)), "lo": lo, "hi": hi}
-        if yhat.shape[1] == 1 or (d.task == "binary" and yhat.shape[1] == 2):
-            p1 = yhat[:, -1]
-            score = np.clip(2 * p1 - 1, -1, 1)
-            if d.dim == 1:
-                return {
-                    "kind": "curve",
-                    "y": [_num(v) for v in np.clip(p1, 0, 1)],
-                    "lo": 0,
-                    "hi": 1,
-                }
-            return {"kind": "score", "data": _b64(_q8(score, -1.0, 1.0))}
-        k = yhat.argmax(axis=1).astype(np.uint8)
-        conf = np.clip(yhat.max(axis=1), 0, 1)
-        return {
-            "kind": "class",
-            "data": _b64(k),
-            "conf": _b64(_q8(conf, 1.0 / yhat.shape[1], 1.0)),
-        }
-
-    def _neuron_maps(self, blocks: list[dict]) -> list[dict]:
-        """Per hidden layer: uint8 maps (units × cells) of h / max|h| and the scales."""
-        maps = []
-        for b in blocks[:-1]:
-            h = _sub(np.asarray(b["h"], dtype=np.float64), self.data.dim)
-            scale = np.maximum(np.abs(h).max(axis=0), 1e-9)
-            maps.append(
-                {"data": _b64(_q8((h / scale).T, -1.0, 1.0)), "scale": [_num(s) for s in scale]}
-            )
-        return maps
-
-    def _dead_units(self) -> list[list[bool]]:
-        """Per hidden layer: units whose φ′(z) is 0 for every point of the last forward pass
-        (the training set, see :meth:`_evaluate_all`) — a dead ReLU."""
-        out = []
-        for la in self.model.layers:
-            if la.kind != "activation" or la.z is None:
-                continue
-            act = la.activation
-            if not act.can_die:
-                out.append([False] * la.z.shape[1])
-                continue
-            out.append(np.all(act.df(la.z) == 0, axis=0).tolist())
-        return out
-
     # ------------------------------------------------------------------ files
     def upload_csv(self, name: str, text: str) -> dict:
         """Switch to an uploaded CSV (validated by :func:`make_data`); returns the state."""
@@ -938,8 +586,8 @@ class Session:
             if cfg.mode == "perceptron" and data.task != "binary":
                 cfg = cfg.model_copy(update={"mode": "mlp"})
             built = self._build(cfg, data)
-            self.csv = (safe, text)
             self._install(cfg, data, built)
+            self.csv = (safe, text)
             self.notices.append(f"loaded {safe}: {data.meta['rows']} rows, {data.task}")
             return self.state()
 
@@ -968,8 +616,8 @@ class Session:
         """Load an mlplab model file: its layers become the config, its weights the model."""
         with self.lock:
             self.touch()
-            model = Network.from_bytes(raw, source=name)
-            cfg = self._config_from_spec(model)
+            model = load_model_file(raw, name)
+            cfg = config_from_model(model, self.config, self.data.dim)
             data = self.data
             head = self._head_name(cfg, data)
             if model.head.name != head:
@@ -987,113 +635,3 @@ class Session:
             self._install(cfg, data, built)
             self.notices.append(f"imported {name}: {model.n_parameters} parameters")
             return self.state()
-
-    def _config_from_spec(self, model: Network) -> PlaygroundConfig:
-        """A config describing ``model``'s layers; raises CheckpointError if it has layers the
-        playground does not draw."""
-        hidden, acts, dropout, norm = [], [], 0.0, "none"
-        layers = model.spec["layers"]
-        for i, ls in enumerate(layers):
-            kind = ls["type"]
-            if kind == "dense" and i < len(layers) - 1:
-                hidden.append(int(ls["units"]))
-            elif kind == "activation":
-                acts.append(get_activation(ls["activation"]).name)
-            elif kind == "dropout":
-                if not hidden:
-                    raise CheckpointError("the model has input dropout, which the playground lacks")
-                dropout = float(ls["p"])
-            elif kind in ("batchnorm", "layernorm"):
-                norm = "batch" if kind == "batchnorm" else "layer"
-        if len(hidden) > MAX_LAYERS or any(u > MAX_NEURONS for u in hidden):
-            raise CheckpointError(
-                f"the model has hidden layers {hidden}; the playground draws at most "
-                f"{MAX_LAYERS} layers of {MAX_NEURONS} units"
-            )
-        n_in = model.input_dim
-        feats = list(self.config.features)
-        if n_in != len(feats):
-            by_size = {1: ["x1"], 2: ["x1", "x2"], len(FEATURES): list(FEATURES)}
-            if n_in not in by_size or (self.data.dim == 1 and n_in != 1):
-                raise CheckpointError(
-                    f"the model takes {n_in} inputs but {len(feats)} features are selected; "
-                    "select that many features first"
-                )
-            feats = by_size[n_in]
-        update = {
-            "mode": "mlp",
-            "hidden": hidden,
-            "activations": acts,
-            "features": feats,
-            "dropout": dropout,
-            "norm": norm,
-            "head": model.head.name,
-        }
-        try:
-            return PlaygroundConfig.model_validate({**self.config.model_dump(), **update})
-        except ValueError as exc:
-            raise CheckpointError(f"the model does not fit the playground: {exc}") from None
-
-
-def cli_command(cfg: PlaygroundConfig, head: str, csv: tuple[str, str] | None = None) -> dict:
-    """The equivalent ``mlplab train`` command line, with what it cannot reproduce.
-
-    ``csv`` is ``(file name, label column)`` of an uploaded file.
-    """
-    noise = _VIEW[cfg.dataset][2](cfg.noise) if cfg.dataset in _VIEW else None
-    parts = ["mlplab train"]
-    if cfg.dataset == "csv":
-        name, target = csv or ("your.csv", "label")
-        parts += [f"--dataset {shlex.quote(name)}", f"--target {shlex.quote(target)}"]
-    else:
-        parts += [f"--dataset {cfg.dataset}", f"--subset {cfg.n_samples}", f"--noise {noise:g}"]
-    parts += [
-        "--val-fraction 0",
-        f"--test-fraction {round(1 - cfg.train_ratio, 6):g}",
-        f"--hidden {','.join(str(h) for h in cfg.hidden) or 'none'}",
-    ]
-    if cfg.hidden:
-        parts.append(f"--activations {','.join(cfg.activations)}")
-    parts += [
-        f"--head {head}",
-        f"--init {cfg.init}",
-        f"--optimizer {cfg.optimizer}",
-        f"--lr {cfg.lr:g}",
-        f"--schedule {cfg.schedule}",
-        f"--epochs {cfg.epochs}",
-        f"--batch-size {cfg.batch_size}",
-        f"--weight-decay {cfg.weight_decay:g}",
-        f"--l1 {cfg.l1:g}",
-        f"--l2 {cfg.l2:g}",
-        f"--dropout {cfg.dropout:g}",
-        f"--norm {cfg.norm}",
-        f"--seed {cfg.seed}",
-    ]
-    notes = [
-        "mlplab train standardises the inputs and draws its own weights and batch order, "
-        "so its numbers differ a little from the page's"
-    ]
-    if set(cfg.features) - {"x1", "x2"}:
-        notes.append("the extra input features (x₁², x₁x₂, sin …) have no command-line flag")
-    if cfg.mode == "perceptron":
-        data = (
-            f"load_dataset({cfg.dataset!r}, seed={cfg.seed}, n_samples={cfg.n_samples}, "
-            f"noise={_VIEW[cfg.dataset][2](cfg.noise) if cfg.dataset in _VIEW else 0:g}, "
-            f"val_fraction=0, test_fraction={round(1 - cfg.train_ratio, 6):g}, "
-            "standardize=False)"
-        )
-        code = (
-            "from mlplab.data import load_dataset; from mlplab.perceptron import Perceptron; "
-            f"d = {data}; "
-            f"r = Perceptron(lr={cfg.lr:g}, epochs={cfg.epochs})"
-            ".fit(d.X_train, d.y_train).result_; "
-            "print(r.converged, r.epochs, r.mistakes_per_epoch[-5:])"
-        )
-        notes = [
-            "the same rule, order and data as the page (for x₁, x₂ inputs of the sets drawn "
-            "unscaled: circle, xor, gauss, spiral)"
-        ]
-        if set(cfg.features) - {"x1", "x2"}:
-            notes.append("the extra input features (x₁², x₁x₂, sin …) are not in this snippet")
-        return {"command": f'python -c "{code}"', "notes": notes}
-    return {"command": " ".join(parts), "notes": notes}
