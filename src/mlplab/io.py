@@ -27,6 +27,8 @@ __all__ = [
     "NPZ_ERRORS",
     "npz_errors",
     "load_npz",
+    "save_network",
+    "load_network",
 ]
 
 # What reading a damaged .npz archive can raise: zipfile reports some corrupt headers as
@@ -120,3 +122,20 @@ def load_npz(data: bytes, source: str, what: str) -> dict[str, np.ndarray]:
     """
     with npz_errors(source, what), np.load(io.BytesIO(data), allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+def save_network(model, path) -> None:
+    """Write a :class:`~mlplab.core.network.Network`'s spec and weights to ``path`` (``.npz``,
+    :meth:`~mlplab.core.network.Network.to_bytes`), atomically."""
+    atomic_write_bytes(path, model.to_bytes())
+
+
+def load_network(path, *, spec: dict | None = None):
+    """The :class:`~mlplab.core.network.Network` saved in ``path`` by :func:`save_network`.
+
+    With ``spec``, the file must have been saved from that spec.  A missing, unreadable or
+    damaged file raises CheckpointError naming ``path``.
+    """
+    from mlplab.core.network import Network  # core needs io only lazily, never at import
+
+    return Network.from_bytes(read_bytes(path), source=str(path), spec=spec)
