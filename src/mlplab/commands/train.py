@@ -1,8 +1,9 @@
 """``mlplab train``: train an MLP on a data set into a run folder, with checkpoints after every
 epoch; ``--resume DIR`` continues an interrupted run exactly where its last epoch ended.
 
-The command is a thin layer over :mod:`mlplab.runs`.  To add flags, extend
-:func:`add_arguments` (a new :class:`~mlplab.runs.RunConfig` field whose flag ``dest`` has the
+The command is a thin layer over :mod:`mlplab.runs`; the run's flags are in
+:mod:`mlplab.commands.run_flags`.  To add flags, extend them or :func:`add_arguments` (a new
+:class:`~mlplab.runs.RunConfig` field whose flag ``dest`` has the
 same name is saved and resume-checked automatically) and, for behaviour, :func:`build_from_args`
 (settings → :class:`~mlplab.runs.Run`) or :func:`make_callbacks` (progress, diagnostics …).
 """
@@ -14,6 +15,7 @@ import math
 import sys
 
 from mlplab import runs
+from mlplab.commands import run_flags
 from mlplab.core.train import Callback
 from mlplab.errors import ConfigError
 
@@ -52,9 +54,9 @@ def add_arguments(p) -> None:
         "(98 %% test accuracy in about a second), best (lowest error, minutes); see "
         "mlplab.recipes",
     )
-    runs.add_data_args(p)
-    runs.add_model_args(p)
-    runs.add_train_args(p)
+    run_flags.add_data_args(p)
+    run_flags.add_model_args(p)
+    run_flags.add_train_args(p)
     g = p.add_argument_group("output")
     g.add_argument("--out", default=None, metavar="DIR", help="run folder to create")
     g.add_argument(
@@ -84,7 +86,7 @@ def build_from_args(args) -> runs.Run | runs.EnsembleRun:
             )
         if getattr(args, "recipe", None) is not None:
             raise ConfigError("--recipe starts a new run; a resumed run keeps its saved settings")
-        return runs.resume_run(args.resume, given=runs.given_settings(args))
+        return runs.resume_run(args.resume, given=run_flags.given_settings(args))
     defaults = None
     if getattr(args, "recipe", None) is not None:
         from mlplab.recipes import recipe_settings
@@ -92,7 +94,7 @@ def build_from_args(args) -> runs.Run | runs.EnsembleRun:
         defaults = recipe_settings(args.recipe)
     elif args.dataset is None:
         raise ConfigError("--dataset is required (see `mlplab datasets`), or --resume DIR")
-    cfg = runs.config_from_args(args, defaults=defaults)
+    cfg = run_flags.config_from_args(args, defaults=defaults)
     if cfg.members > 1:
         return runs.prepare_ensemble(cfg, args.out)
     return runs.prepare_run(cfg, args.out)

@@ -1,0 +1,264 @@
+"""The workflow of one run: prepare (new folder) or resume (from its checkpoint), execute
+(train with checkpoints), finish (model, history, curves, metrics)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mlplab.core.network import Network
+from mlplab.core.train import Trainer
+from mlplab.errors import CheckpointError, ConfigError
+from mlplab.io import atomic_write_bytes, atomic_write_json, atomic_write_text, save_network
+from mlplab.runs.building import (
+    build_trainer,
+    data_fingerprint,
+    data_summary,
+    fold_target_map,
+    load_data,
+    model_spec,
+    run_rngs,
+    scaled_targets,
+    target_map,
+)
+from mlplab.runs.folder import RUN_FORMAT, CheckpointCallback, RunDir
+from mlplab.runs.metrics import history_csv, is_scalar, plot_curves, split_metrics
+from mlplab.runs.settings import RunConfig, flag, is_csv
+
+__all__ = [
+    "Run",
+    "default_out",
+    "prepare_run",
+    "resume_run",
+    "execute_run",
+    "finish_run",
+    "same_data",
+    "environment",
+    "target_scaling_record",
+]
+
+
+@dataclass
+class Run:
+    """A run ready to train: its settings, folder, data, model and trainer."""
+
+    config: RunConfig
+    dir: RunDir
+    dataset: object
+    model: Network
+    trainer: Trainer
+    spec: dict
+    resumed_from: int | None = None  # epoch of the checkpoint a resumed run started from
+    finished: bool = False  # the checkpoint says training had already ended
+    notes: list[str] = field(default_factory=list)  # for the user (e.g. BLAS threads changed)
+    #: ``(μ, σ)`` the model trains with (:func:`target_map`): ``model`` and ``trainer`` work on
+    #: ``(y − μ) / σ`` while ``dataset`` keeps raw targets; None for raw-target training
+    tmap: tuple | None = None
+
+    def fit_targets(self, split: str) -> np.ndarray:
+        """The targets of ``split`` ("train", "val", "test") as the trainer sees them."""
+        return scaled_targets(getattr(self.dataset, f"y_{split}"), self.tmap)
+
+
+def default_out(dataset_name: str, root="runs") -> Path:
+    """``runs/<dataset>-<YYYYmmdd-HHMMSS>`` (with ``-2``, ``-3`` … if taken)."""
+    stem = Path(dataset_name).stem if is_csv(dataset_name) else dataset_name
+    base = Path(root) / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, k = base, 2
+    while out.exists():
+        out = base.with_name(f"{base.name}-{k}")
+        k += 1
+    return out
+
+
+def prepare_run(cfg: RunConfig, out=None) -> Run:
+    """Load the data, build model and trainer, create the folder and write ``spec.json`` and
+    ``scaler.npz``.  ``cfg`` should be resolved (:func:`config_from_args` does that)."""
+    cfg = cfg.resolved()
+    dataset = load_data(cfg)
+    if cfg.members > 1:
+        raise ConfigError("prepare_run trains one network; use prepare_ensemble for --members")
+    init_rng, train_rng = run_rngs(cfg.seed, cfg.member)
+    model = Network(model_spec(cfg, dataset), rng=init_rng)
+    trainer = build_trainer(cfg, model, rng=train_rng)
+    run_dir = RunDir.create(default_out(cfg.dataset) if out is None else out)
+    tmap = target_map(cfg, dataset)
+    from mlplab import __version__
+
+    spec = {
+        "format": RUN_FORMAT,
+        "mlplab": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config": cfg.to_dict(),
+        "model": model.spec,
+        "optimizer": trainer.optimizer.spec(),
+        "schedule": trainer.schedule.spec(),
+        "train": asdict(trainer.config),
+        "data": data_summary(cfg, dataset),
+        "target_scaling": target_scaling_record(tmap),
+        "environment": environment(),
+    }
+    run_dir.write_spec(spec)
+    run_dir.write_scaler(dataset, tmap)
+    return Run(cfg, run_dir, dataset, model, trainer, spec, tmap=tmap)
+
+
+def target_scaling_record(tmap) -> dict:
+    """What ``spec.json`` says about the target map (see the module docstring)."""
+    if tmap is None:
+        return {"target_standardized": False}
+    return {
+        "target_standardized": True,
+        "mean": [float(v) for v in tmap[0]],
+        "scale": [float(v) for v in tmap[1]],
+        "folded_into_model": True,
+        "history_units": "train_loss/val_loss in standardised targets (y - mean) / scale; "
+        "model.npz, metrics.json and evaluate/predict in raw target units",
+    }
+
+
+def resume_run(path, given: dict | None = None) -> Run | EnsembleRun:
+    """Reopen an interrupted (or finished) run from its folder and checkpoint.
+
+    ``given`` holds settings typed again on the command line (:func:`given_settings`); any
+    that differ from the saved ones raise ConfigError — a resumed run keeps its settings.
+    """
+    run_dir = RunDir.open(path)
+    spec = run_dir.read_spec()
+    cfg = RunConfig.from_dict(spec["config"])
+    conflicts = []
+    for name, value in (given or {}).items():
+        saved = getattr(cfg, name)
+        mine = value
+        if name == "dataset" and is_csv(value):
+            mine = str(Path(value).expanduser().resolve())
+        if name == "data_dir":
+            mine = str(Path(value).expanduser().resolve())
+        if mine != saved and not (isinstance(saved, float) and mine == float(saved)):
+            conflicts.append(f"{flag(name)} {value} (saved: {saved})")
+    if conflicts:
+        raise ConfigError(
+            f"--resume keeps the run's saved settings; these flags differ: {'; '.join(conflicts)}"
+            " — drop them, or start a new run with another --out"
+        )
+    if cfg.members > 1:
+        from mlplab.runs.ensembles import reopen_ensemble  # ensembles build on this module
+
+        return reopen_ensemble(run_dir, spec, cfg)
+    ck = run_dir.load_checkpoint()  # before the (slow) data: a missing checkpoint fails fast
+    cfg = cfg.resolved()
+    dataset = same_data(cfg, spec)
+    try:
+        model = Network(spec["model"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{run_dir.spec_path} holds an invalid model spec: {exc}") from None
+    trainer = build_trainer(cfg, model)
+    try:
+        trainer.load_state_dict(ck["trainer"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{run_dir.checkpoint_path} does not fit this run ({exc})") from None
+    notes = []
+    saved_env, env = spec.get("environment", {}), environment()
+    if saved_env.get("blas_threads") != env["blas_threads"]:
+        notes.append(
+            f"BLAS threads changed ({saved_env.get('blas_threads')} when the run started, "
+            f"{env['blas_threads']} now): matrix products may round differently, so the weights "
+            "can differ in the last bits from an uninterrupted run"
+        )
+    return Run(
+        cfg,
+        run_dir,
+        dataset,
+        model,
+        trainer,
+        spec,
+        resumed_from=trainer.epoch,
+        finished=bool(ck.get("finished")),
+        notes=notes,
+        tmap=target_map(cfg, dataset),
+    )
+
+
+def environment() -> dict:
+    """What, besides the settings, decides the bits of the result: versions and the BLAS
+    thread count (OpenBLAS splits a matrix product by thread, and a different split rounds
+    differently; with the same count the products are reproducible run to run)."""
+    from threadpoolctl import threadpool_info
+
+    from mlplab import __version__
+
+    blas = [
+        {"api": i.get("internal_api"), "threads": i.get("num_threads")}
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+    return {"mlplab": __version__, "numpy": np.__version__, "blas_threads": blas}
+
+
+def execute_run(run: Run, callbacks=()) -> dict:
+    """Train (or continue training) with checkpoints after every epoch, then
+    :func:`finish_run`.  Ctrl-C propagates as KeyboardInterrupt with the last epoch's
+    checkpoint on disk."""
+    if not run.finished:
+        ds = run.dataset
+        run.trainer.callbacks = [CheckpointCallback(run.dir), *callbacks]
+        run.trainer.fit(ds.X_train, run.fit_targets("train"), ds.X_val, run.fit_targets("val"))
+    return finish_run(run)
+
+
+def finish_run(run: Run) -> dict:
+    """Write ``model.npz``, history, curves and ``metrics.json``; return the summary.
+
+    With a target map (``run.tmap``) the saved model and the test metrics are those of
+    :func:`fold_target_map` applied to ``run.model`` (raw units); ``run.model`` itself stays
+    in standardised space, like the checkpoint.  The summary's ``train_loss``/``val_loss``
+    come from the history (standardised units then; ``target_standardized`` is True).
+    """
+    trainer, ds, model = run.trainer, run.dataset, run.model
+    if run.tmap is not None:
+        model = fold_target_map(model, *run.tmap)
+    records = trainer.history.records
+    metrics = split_metrics(model, ds.X_test, ds.y_test, ds.task, ds.class_names)
+    metrics = {"split": "test", "n": len(ds.X_test), **metrics}
+    save_network(model, run.dir.model_path)
+    atomic_write_json(
+        run.dir.file(RunDir.HISTORY_JSON),
+        {"records": records, "target_standardized": run.tmap is not None},
+    )
+    atomic_write_text(run.dir.file(RunDir.HISTORY_CSV), history_csv(records))
+    atomic_write_bytes(run.dir.file(RunDir.CURVES), plot_curves(records, trainer.metric, ds.name))
+    atomic_write_json(run.dir.file(RunDir.METRICS), metrics)
+    summary = {
+        "out": str(run.dir.path),
+        "dataset": ds.name,
+        "task": ds.task,
+        "epochs": trainer.epoch,
+        "stop_reason": trainer.stop_reason,
+        "best_epoch": trainer.best["epoch"] if trainer.best else None,
+        "train_seconds": float(sum(r.get("seconds", 0.0) for r in records)),
+        "n_parameters": model.n_parameters,
+        "resumed_from_epoch": run.resumed_from,
+        "target_standardized": run.tmap is not None,
+    }
+    last = trainer.history.last()
+    for key in ("train_loss", "val_loss", f"val_{trainer.metric}"):
+        if key in last:
+            summary[key] = last[key]
+    summary.update({f"test_{k}": v for k, v in metrics.items() if is_scalar(v) and k != "n"})
+    return summary
+
+
+
+def same_data(cfg: RunConfig, spec: dict):
+    """The run's data set, loaded again; CheckpointError if its arrays changed since."""
+    dataset = load_data(cfg)
+    if data_fingerprint(dataset) != spec["data"].get("fingerprint"):
+        raise CheckpointError(
+            f"the data set {cfg.dataset!r} no longer matches the one this run was trained on "
+            "(its arrays changed); an exact resume is impossible"
+        )
+    return dataset
+
