@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 from mlplab.cli import main
 from mlplab.commands.doctor import attach_doctor, finish_doctor
 from mlplab.diagnostics import DIAGNOSTICS_JSON, read_diagnostics
-from mlplab.diagnostics_plots import FIGURES
+from mlplab.diagnostics.figures import FIGURES
 from mlplab.runs import RunConfig, execute_run, prepare_run
 
 

@@ -97,7 +97,7 @@ def finish_doctor(doctor, run_) -> list[dict]:
     again with the run's history instead of being overwritten by an empty one.
     """
     from mlplab.diagnostics import DIAGNOSTICS_JSON, diagnose, read_diagnostics
-    from mlplab.diagnostics_plots import write_figures
+    from mlplab.diagnostics.figures import write_figures
     from mlplab.io import atomic_write_json
 
     path = run_.dir.file(DIAGNOSTICS_JSON)
@@ -122,7 +122,7 @@ def run(args) -> int:
     layers = _layer_table(record)
     figures = []
     if args.figures:
-        from mlplab.diagnostics_plots import write_figures
+        from mlplab.diagnostics.figures import write_figures
 
         figures = write_figures(record, result["run"])
     if args.json:

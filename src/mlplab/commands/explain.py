@@ -96,7 +96,7 @@ def _target(arg, class_names, n_out: int, task: str):
 
 def run(args) -> int:
     from mlplab import runs
-    from mlplab.diagnostics_plots import attribution_figure
+    from mlplab.diagnostics.figures import attribution_figure
     from mlplab.errors import ConfigError
     from mlplab.explain import explain
     from mlplab.io import atomic_write_bytes
