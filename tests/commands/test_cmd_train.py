@@ -343,15 +343,15 @@ ENSEMBLE = ["--dataset", "moons", "--hidden", "8,8", "--epochs", "4", *TOY, "--d
 
 def test_members_are_ordinary_runs_and_the_top_model_averages_their_logits(tmp_path, capsys):
     from mlplab.core.ensemble import average_networks
-    from mlplab.core.network import Network
+    from mlplab.io import load_network
 
     out = tmp_path / "ens"
     res = _train_json(capsys, *ENSEMBLE, "--members", "3", "--out", str(out))
     assert res["members"] == 3 and len(res["member_results"]) == 3
-    members = [Network.load(out / "members" / str(m) / "model.npz") for m in range(3)]
+    members = [load_network(out / "members" / str(m) / "model.npz") for m in range(3)]
     w = [m.named_parameters()["0.weight"] for m in members]
     assert not np.array_equal(w[0], w[1]) and not np.array_equal(w[1], w[2])  # own seeds
-    top = Network.load(out / "model.npz")
+    top = load_network(out / "model.npz")
     assert [la["units"] for la in top.spec["layers"] if la["type"] == "dense"] == [24, 24, 1]
     X = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
     np.testing.assert_allclose(
