@@ -303,8 +303,12 @@ def test_run_folder_errors(tmp_path):
     run = runs.prepare_run(_cfg(), tmp_path / "r")
     with pytest.raises(ConfigError, match="already holds a run"):
         RunDir.create(run.dir.path)
-    with pytest.raises(CheckpointError, match="no checkpoint.npz"):
-        runs.resume_run(run.dir.path)  # spec written, never trained
+    again = runs.resume_run(run.dir.path)  # spec written, never trained: starts afresh
+    assert again.resumed_from == 0 and "no checkpoint" in again.notes[0]
+    _assert_same_weights(_weights(again.model), _weights(run.model))
+    with pytest.raises(CheckpointError, match="damaged"):
+        run.dir.checkpoint_path.write_bytes(b"PK\x03\x04 torn")
+        runs.resume_run(run.dir.path)
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError):
         RunDir.create(tmp_path / "file" / "sub")
@@ -320,7 +324,7 @@ def test_resume_refuses_changed_settings_and_changed_data(tmp_path):
     spec = run.dir.read_spec()
     spec["data"]["fingerprint"] = "0" * 64
     run.dir.write_spec(spec)
-    with pytest.raises(CheckpointError, match="no longer matches"):
+    with pytest.raises(CheckpointError, match="has changed since"):
         runs.resume_run(run.dir.path)
 
 
@@ -376,9 +380,8 @@ def test_history_csv_has_a_column_per_key():
 
 def test_default_out_is_unique(tmp_path):
     a = runs.default_out("xor", root=tmp_path)
-    a.mkdir(parents=True)
     b = runs.default_out("xor", root=tmp_path)
-    assert a.name.startswith("xor-") and not b.exists()
+    assert a.name.startswith("xor-") and a != b and a.is_dir() and b.is_dir()
     assert runs.default_out("/data/my.table.csv", root=tmp_path).name.startswith("my.table-")
 
 

@@ -169,7 +169,7 @@ def _print(result, layers, findings, figures) -> None:
     out = Console(highlight=False)
     live = "yes" if result["live_diagnostics"] else "no (run trained without --doctor)"
     out.print(
-        f"[bold]mlplab doctor[/] {result['run']}: weights from {result['weights']}, "
+        f"[bold]mlplab doctor[/] {_escape(result['run'])}: weights from {result['weights']}, "
         f"epoch {result['epoch']}; live diagnostics: {live}"
     )
     if layers:
@@ -193,4 +193,4 @@ def _print(result, layers, findings, figures) -> None:
     for f in findings:
         out.print(finding_text(f))
     for path in figures:
-        out.print(f"figure: {path}")
+        out.print(f"figure: {path}", markup=False)

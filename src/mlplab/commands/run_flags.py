@@ -26,7 +26,8 @@ __all__ = [
 
 
 def _int_list(text: str) -> list[int]:
-    if text.strip().lower() in ("", "none", "0"):
+    """``--hidden``: comma-separated widths ≥ 1, or ``none`` (no hidden layer)."""
+    if text.strip().lower() in ("", "none"):
         return []
     try:
         values = [int(t) for t in text.split(",")]
@@ -34,6 +35,11 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated layer widths like 256,256 (or 'none'); got {text!r}"
         ) from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"layer widths must be at least 1; got {text!r} (for no hidden layer write "
+            "--hidden none)"
+        )
     return values
 
 

@@ -60,6 +60,12 @@ def add_arguments(p) -> None:
     g = p.add_argument_group("output")
     g.add_argument("--out", default=None, metavar="DIR", help="run folder to create")
     g.add_argument(
+        "--force",
+        action="store_true",
+        help="let --out be a folder that holds other files (files named like the run's are "
+        "replaced); without it such a folder is refused",
+    )
+    g.add_argument(
         "--resume",
         default=None,
         metavar="DIR",
@@ -95,9 +101,10 @@ def build_from_args(args) -> runs.Run | runs.EnsembleRun:
     elif args.dataset is None:
         raise ConfigError("--dataset is required (see `mlplab datasets`), or --resume DIR")
     cfg = run_flags.config_from_args(args, defaults=defaults)
+    force = bool(getattr(args, "force", False))
     if cfg.members > 1:
-        return runs.prepare_ensemble(cfg, args.out)
-    return runs.prepare_run(cfg, args.out)
+        return runs.prepare_ensemble(cfg, args.out, force=force)
+    return runs.prepare_run(cfg, args.out, force=force)
 
 
 def _same(a, b) -> bool:
@@ -192,9 +199,9 @@ def run(args) -> int:
         state = (
             "already complete" if run_.finished else f"from epoch {run_.resumed_from} of {total}"
         )
-        err.print(f"resuming {run_.dir.path} {state}", highlight=False)
+        err.print(f"resuming {run_.dir.path} {state}", highlight=False, markup=False)
     for note in run_.notes:
-        err.print(f"note: {note}", highlight=False)
+        err.print(f"note: {note}", highlight=False, markup=False)
     progress = None if args.json else make_progress(err)
     callbacks = make_callbacks(args, run_, progress)
     try:
@@ -225,6 +232,7 @@ def run(args) -> int:
             err.print(
                 f"doctor: {len(summary['findings'])} finding(s); {run_.dir.path}/diagnostics.json",
                 highlight=False,
+                markup=False,
             )
     if args.json:
         print(json.dumps(_jsonable(summary)))
@@ -242,7 +250,7 @@ def _run_ensemble(args, ens: runs.EnsembleRun, err) -> int:
         state = (
             "already complete" if ens.finished else f"with {ens.resumed_from} of {k} members done"
         )
-        err.print(f"resuming {ens.dir.path} {state}", highlight=False)
+        err.print(f"resuming {ens.dir.path} {state}", highlight=False, markup=False)
     progress = None if args.json else make_progress(err)
     callbacks = lambda m, r: (
         [] if progress is None else [ProgressCallback(progress, f"member {m + 1}/{k} ")]
@@ -283,6 +291,7 @@ def _jsonable(d: dict) -> dict:
 
 def _print_summary(s: dict) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     out = Console(highlight=False)
     shown = []
@@ -300,7 +309,7 @@ def _print_summary(s: dict) -> None:
     if s.get("members"):
         what = f"{s['members']} members × {s['epochs']} epochs, averaged"
     out.print(
-        f"[bold]{s['dataset']}[/] test: {' · '.join(shown)}  "
+        f"[bold]{escape(s['dataset'])}[/] test: {' · '.join(shown)}  "
         f"({what}, {s['train_seconds']:.1f} s of training{stop})"
     )
     files = (
@@ -308,4 +317,4 @@ def _print_summary(s: dict) -> None:
         if s.get("members")
         else "model.npz, metrics.json, curves.png, history.csv"
     )
-    out.print(f"run saved in {s['out']}  ({files})")
+    out.print(f"run saved in {s['out']}  ({files})", markup=False)

@@ -312,14 +312,16 @@ def assemble(
     ys = [np.array(y, dtype=y_dtype) for y in parts[1::2]]
     mean = scale = None
     if standardize:
-        if raw.fixed_scale is None:
-            mean, scale = zscore_stats(Xs[0])
-        else:
-            mean = np.zeros(Xs[0].shape[1])
-            scale = np.full(Xs[0].shape[1], float(raw.fixed_scale))
-        for X in Xs:
-            X -= mean
-            X /= scale
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            if raw.fixed_scale is None:
+                mean, scale = zscore_stats(Xs[0])
+            else:
+                mean = np.zeros(Xs[0].shape[1])
+                scale = np.full(Xs[0].shape[1], float(raw.fixed_scale))
+            for X in Xs:
+                X -= mean
+                X /= scale
+        _check_scaled(name, Xs, mean, scale, raw.feature_names)
     return Dataset(
         name=name,
         task=task,
@@ -342,6 +344,23 @@ def assemble(
 # Builders.  Each takes the generator and keyword options (None = the set's default) and
 # returns a Raw.  The keyword names are the options load_dataset accepts for that set.
 # --------------------------------------------------------------------------------------------
+
+
+def _check_scaled(name: str, Xs, mean, scale, feature_names) -> None:
+    """DataError naming the columns whose standardisation overflowed float64 (values near
+    ±1.8e308 have no finite mean, spread or difference from the mean)."""
+    bad = ~(np.isfinite(mean) & np.isfinite(scale))
+    for X in Xs:
+        if X.size:
+            bad |= ~np.all(np.isfinite(X), axis=0)
+    if bad.any():
+        cols = [str(feature_names[j]) for j in np.flatnonzero(bad)]
+        shown = ", ".join(repr(c) for c in cols[:5]) + (" …" if len(cols) > 5 else "")
+        raise DataError(
+            f"{name}: column(s) {shown} hold values too large to standardise (their mean, "
+            "spread or distance from the mean overflows a 64-bit float); divide them by a "
+            "power of ten before training"
+        )
 
 
 def make_generator(seed) -> np.random.Generator:

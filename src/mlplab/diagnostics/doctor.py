@@ -141,7 +141,7 @@ def diagnose_run(path, *, probe_size: int = PROBE_SIZE) -> dict:
     check_range("probe_size", probe_size, 1, None, integer=True)
     run_dir = runs.RunDir.open(path)
     spec = run_dir.read_spec()
-    cfg = runs.RunConfig.from_dict(spec["config"])
+    cfg = runs.RunConfig.from_dict(spec["config"], source=str(run_dir.spec_path))
     model, source = run_dir.load_model()
     history, stop_reason, epoch = [], None, None
     if run_dir.checkpoint_path.is_file():

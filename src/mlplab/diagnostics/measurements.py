@@ -15,6 +15,7 @@ from mlplab.core.layers import ActivationLayer, Dense
 from mlplab.core.network import Network
 from mlplab.core.train import Callback
 from mlplab.errors import DataError, check_range
+from mlplab.io import json_safe
 
 __all__ = [
     "FORMAT",
@@ -397,19 +398,3 @@ def probe_record(model: Network, X, y=None, *, bins: int = HIST_BINS, epoch=None
         for k, g in model.named_gradients().items():
             g[...] = saved[k]
     return rec
-
-
-def json_safe(obj):
-    """Replace non-finite floats by None, tuples by lists, NumPy scalars by Python ones."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj

@@ -140,7 +140,13 @@ __all__ = [
 
 #: Names that moved to :mod:`mlplab.commands.run_flags`; still reachable as ``mlplab.runs.X``
 #: (imported on first use, so that this package does not depend on the command line).
-_MOVED_TO_FLAGS = ("add_data_args", "add_model_args", "add_train_args", "config_from_args", "given_settings")
+_MOVED_TO_FLAGS = (
+    "add_data_args",
+    "add_model_args",
+    "add_train_args",
+    "config_from_args",
+    "given_settings",
+)
 
 
 def __getattr__(name: str):

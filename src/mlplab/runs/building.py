@@ -251,4 +251,3 @@ def data_summary(cfg: RunConfig, dataset) -> dict:
         "standardized": dataset.mean_ is not None,
         "fingerprint": data_fingerprint(dataset),
     }
-

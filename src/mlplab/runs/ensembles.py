@@ -16,9 +16,12 @@ from mlplab.runs.folder import RUN_FORMAT, RunDir
 from mlplab.runs.metrics import history_csv, is_scalar, split_metrics
 from mlplab.runs.settings import RunConfig
 from mlplab.runs.workflow import (
+    default_out,
     environment,
     execute_run,
+    history_document,
     prepare_run,
+    resolved_saved,
     resume_run,
     same_data,
     target_scaling_record,
@@ -56,12 +59,12 @@ class EnsembleRun:
         return d.model_path.is_file() and d.file(RunDir.METRICS).is_file()
 
 
-def prepare_ensemble(cfg: RunConfig, out=None) -> EnsembleRun:
+def prepare_ensemble(cfg: RunConfig, out=None, *, force: bool = False) -> EnsembleRun:
     """The top folder of a new ensemble run: ``spec.json`` (with the merged model's spec) and
     ``scaler.npz``; the members are created by :func:`execute_ensemble`."""
     cfg = cfg.resolved()
     dataset = load_data(cfg)
-    run_dir = RunDir.create(default_out(cfg.dataset) if out is None else out)
+    run_dir = RunDir.create(default_out(cfg.dataset) if out is None else out, force=force)
     member = model_spec(cfg, dataset)
     merged = average_networks([Network(member)] * cfg.members).spec
     from mlplab import __version__
@@ -83,11 +86,9 @@ def prepare_ensemble(cfg: RunConfig, out=None) -> EnsembleRun:
     return EnsembleRun(cfg, run_dir, dataset, spec)
 
 
-
-
 def reopen_ensemble(run_dir: RunDir, spec: dict, cfg: RunConfig) -> EnsembleRun:
     """An existing ensemble folder, its data checked unchanged; counts the finished members."""
-    cfg = cfg.resolved()
+    cfg = resolved_saved(cfg, run_dir)
     dataset = same_data(cfg, spec)
     ens = EnsembleRun(cfg, run_dir, dataset, spec)
     done = sum(ens.member_done(m) for m in range(cfg.members))
@@ -130,7 +131,7 @@ def finish_ensemble(ens: EnsembleRun, summaries: list[dict]) -> dict:
     save_network(model, ens.dir.model_path)
     atomic_write_json(
         ens.dir.file(RunDir.HISTORY_JSON),
-        {"records": records, "target_standardized": summaries[0]["target_standardized"]},
+        history_document(records, summaries[0]["target_standardized"]),
     )
     atomic_write_text(ens.dir.file(RunDir.HISTORY_CSV), history_csv(records))
     atomic_write_json(ens.dir.file(RunDir.METRICS), metrics)
@@ -153,4 +154,3 @@ def finish_ensemble(ens: EnsembleRun, summaries: list[dict]) -> dict:
         for m, s in enumerate(summaries)
     ]
     return summary
-

@@ -8,7 +8,6 @@ import io
 import json
 import signal
 import threading
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from mlplab.core.network import Network
 from mlplab.core.train import Callback, Trainer
 from mlplab.errors import CheckpointError, ConfigError, DataError, check_range
 from mlplab.io import (
+    NPZ_ERRORS,
     atomic_write_bytes,
     atomic_write_json,
     ensure_dir,
@@ -30,6 +30,7 @@ from mlplab.runs.settings import RunConfig
 
 __all__ = [
     "RUN_FORMAT",
+    "READABLE_RUN_FORMATS",
     "CHECKPOINT_FORMAT",
     "pack_state",
     "unpack_state",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 RUN_FORMAT = "mlplab.run/1"
+#: The run formats this version reads (it writes :data:`RUN_FORMAT`).
+READABLE_RUN_FORMATS = (RUN_FORMAT,)
 CHECKPOINT_FORMAT = "mlplab.checkpoint/1"
 
 _TREE_KEY = "__tree__"
@@ -174,9 +177,13 @@ class RunDir:
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
-    def create(cls, path) -> RunDir:
-        """Make (or reuse an empty) folder for a new run; ConfigError if it cannot be written
-        or already holds a run."""
+    def create(cls, path, *, force: bool = False) -> RunDir:
+        """Make (or reuse an empty) folder for a new run.
+
+        ConfigError if it cannot be written, already holds a run, or holds other files — the
+        run would replace files such as ``metrics.json`` or ``model.npz`` — unless ``force``
+        (then files of the same names are replaced and the others left alone).
+        """
         p = Path(path)
         if p.exists() and not p.is_dir():
             raise ConfigError(f"--out {str(p)!r} is a file, not a folder")
@@ -184,6 +191,11 @@ class RunDir:
             raise ConfigError(
                 f"--out {str(p)!r} already holds a run; continue it with --resume {p} "
                 "or choose another --out"
+            )
+        if not force and p.is_dir() and any(p.iterdir()):
+            raise ConfigError(
+                f"--out {str(p)!r} is a folder with other files in it, not an mlplab run; "
+                "choose an empty or new folder, or add --force to write the run there anyway"
             )
         ensure_dir(p)
         return cls(p)
@@ -208,7 +220,13 @@ class RunDir:
             spec = json.loads(text.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise CheckpointError(f"{self.spec_path} is not valid JSON ({exc})") from None
-        if not isinstance(spec, dict) or spec.get("format") != RUN_FORMAT:
+        found = spec.get("format") if isinstance(spec, dict) else None
+        if isinstance(found, str) and found.startswith("mlplab.run/") and found != RUN_FORMAT:
+            raise CheckpointError(
+                f"{self.spec_path} is in run format {found}; this mlplab reads "
+                f"{', '.join(READABLE_RUN_FORMATS)} (a newer or older mlplab wrote it)"
+            )
+        if found != RUN_FORMAT:
             raise CheckpointError(f"{self.spec_path} is not an mlplab run spec ({RUN_FORMAT})")
         for key in ("config", "model", "data"):
             if key not in spec:
@@ -216,7 +234,7 @@ class RunDir:
         return spec
 
     def config(self) -> RunConfig:
-        return RunConfig.from_dict(self.read_spec()["config"])
+        return RunConfig.from_dict(self.read_spec()["config"], source=str(self.spec_path))
 
     def write_scaler(self, dataset, tmap=None) -> None:
         """Write the input map (``mean``, ``scale``) and, given ``tmap = (μ, σ)``, the target
@@ -241,7 +259,7 @@ class RunDir:
                 if "mean" not in z.files:
                     return None, None
                 return z["mean"], z["scale"]
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        except NPZ_ERRORS as exc:
             raise CheckpointError(f"{self.file(self.SCALER)} is damaged ({exc})") from None
 
     def read_target_map(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -254,7 +272,7 @@ class RunDir:
                 if "target_mean" not in z.files:
                     return None
                 return z["target_mean"], z["target_scale"]
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        except NPZ_ERRORS as exc:
             raise CheckpointError(f"{path} is damaged ({exc})") from None
 
     def transform(self, X) -> np.ndarray:
@@ -278,10 +296,8 @@ class RunDir:
         try:
             with sigint_deferred():
                 atomic_write_bytes(self.checkpoint_path, data)
-        except OSError as exc:
-            raise CheckpointError(
-                f"cannot write {self.checkpoint_path} ({exc}); the previous checkpoint is intact"
-            ) from None
+        except OSError as exc:  # OutputError from mlplab.io names the path and the cause
+            raise CheckpointError(f"{exc}; the previous checkpoint is intact") from None
 
     def load_checkpoint(self) -> dict:
         """``{"format", "finished", "trainer": state}``; CheckpointError if missing or damaged."""
@@ -290,7 +306,17 @@ class RunDir:
                 f"{str(self.path)!r} has no {self.CHECKPOINT}: nothing to resume from"
             )
         ck = unpack_state(read_bytes(self.checkpoint_path), source=str(self.checkpoint_path))
-        if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+        found = ck.get("format") if isinstance(ck, dict) else None
+        if (
+            isinstance(found, str)
+            and found.startswith("mlplab.checkpoint/")
+            and (found != CHECKPOINT_FORMAT)
+        ):
+            raise CheckpointError(
+                f"{self.checkpoint_path} is in checkpoint format {found}; this mlplab reads "
+                f"{CHECKPOINT_FORMAT}"
+            )
+        if found != CHECKPOINT_FORMAT:
             raise CheckpointError(f"{self.checkpoint_path} is not an mlplab checkpoint")
         state = ck.get("trainer")
         need = ("model", "optimizer", "rng", "epoch", "step", "history")
@@ -343,5 +369,3 @@ class CheckpointCallback(Callback):
 
     def on_train_end(self, trainer):
         self._save(trainer, finished=True)
-
-

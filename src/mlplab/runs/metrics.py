@@ -19,7 +19,6 @@ def is_scalar(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-
 def split_metrics(model: Network, X, y, task: str, class_names=None) -> dict:
     """Loss and task metrics of ``model`` on ``(X, y)``, via :mod:`sklearn.metrics`.
 
@@ -137,4 +136,3 @@ def plot_curves(records: list[dict], metric: str, title: str = "") -> bytes:
 
 def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-

@@ -16,6 +16,7 @@ from mlplab.runs.building import load_data
 from mlplab.runs.folder import RunDir
 from mlplab.runs.metrics import split_metrics
 from mlplab.runs.settings import RunConfig, is_csv
+from mlplab.runs.workflow import resolved_saved, same_data
 
 __all__ = ["evaluate_run", "read_feature_csv", "predict_csv"]
 
@@ -32,13 +33,17 @@ def evaluate_run(
     check_choice("--split", split, ["train", "val", "test"])
     run_dir = RunDir.open(path)
     spec = run_dir.read_spec()
-    cfg = RunConfig.from_dict(spec["config"])
+    cfg = RunConfig.from_dict(spec["config"], source=str(run_dir.spec_path))
     model, source = run_dir.load_model()
     own = dataset is None or (
         dataset == cfg.dataset and target in (None, cfg.target) and data_dir in (None, cfg.data_dir)
     )
     if own:
-        ds = load_data(cfg)
+        ds = same_data(
+            resolved_saved(cfg, run_dir),
+            spec,
+            consequence="its metrics would score other rows than the run's own splits",
+        )
         X, y = getattr(ds, f"X_{split}"), getattr(ds, f"y_{split}")
     else:
         other = dataclasses.replace(

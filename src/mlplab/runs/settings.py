@@ -7,6 +7,8 @@ the values, their defaults and their valid ranges.
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import asdict, dataclass, field
 
 from mlplab.core.activations import get_activation
@@ -195,23 +197,50 @@ class RunConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> RunConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise CheckpointError (another version)."""
+    def from_dict(cls, d: dict, *, source: str = "the saved settings") -> RunConfig:
+        """Inverse of :meth:`to_dict`.  Unknown keys (another version) and values of the wrong
+        JSON type raise CheckpointError naming ``source`` (e.g. the ``spec.json`` path)."""
         if not isinstance(d, dict):
-            raise CheckpointError("the saved settings are not a JSON object")
+            raise CheckpointError(f"{source}: the saved settings are not a JSON object")
         # runs saved before --target-scaling existed trained on raw targets
         d = {"target_scaling": "none", **d}
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
             raise CheckpointError(
-                f"the saved settings hold unknown field(s) {', '.join(unknown)} "
+                f"{source}: the saved settings hold unknown field(s) {', '.join(unknown)} "
                 "(written by another mlplab version?)"
             )
+        hints = typing.get_type_hints(cls)
+        for name, value in d.items():
+            if not _has_type(value, hints[name]):
+                raise CheckpointError(
+                    f"{source}: the saved setting {name!r} is {value!r}, not of type "
+                    f"{_type_name(hints[name])}"
+                )
         return cls(**d)
+
+
+def _has_type(value, tp) -> bool:
+    """Whether a JSON value fits a RunConfig annotation (int, float, str, list[...], X | None)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_has_type(value, a) for a in args)
+    if tp is type(None):
+        return value is None
+    if origin is list:
+        return isinstance(value, list) and all(_has_type(v, args[0]) for v in value)
+    if isinstance(value, bool):
+        return tp is bool
+    if tp is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, tp)
+
+
+def _type_name(tp) -> str:
+    return str(tp).replace("typing.", "").replace("<class '", "").replace("'>", "")
 
 
 def is_csv(name) -> bool:
     """True for a data set name that is a CSV file path (``*.csv``, any case)."""
     return str(name).lower().endswith(".csv")
-

@@ -6,13 +6,21 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mlplab.core.network import Network
 from mlplab.core.train import Trainer
 from mlplab.errors import CheckpointError, ConfigError
-from mlplab.io import atomic_write_bytes, atomic_write_json, atomic_write_text, save_network
+from mlplab.io import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    ensure_dir,
+    json_safe,
+    save_network,
+)
 from mlplab.runs.building import (
     build_trainer,
     data_fingerprint,
@@ -28,6 +36,9 @@ from mlplab.runs.folder import RUN_FORMAT, CheckpointCallback, RunDir
 from mlplab.runs.metrics import history_csv, is_scalar, plot_curves, split_metrics
 from mlplab.runs.settings import RunConfig, flag, is_csv
 
+if TYPE_CHECKING:
+    from mlplab.runs.ensembles import EnsembleRun
+
 __all__ = [
     "Run",
     "default_out",
@@ -36,6 +47,7 @@ __all__ = [
     "execute_run",
     "finish_run",
     "same_data",
+    "history_document",
     "environment",
     "target_scaling_record",
 ]
@@ -64,19 +76,30 @@ class Run:
 
 
 def default_out(dataset_name: str, root="runs") -> Path:
-    """``runs/<dataset>-<YYYYmmdd-HHMMSS>`` (with ``-2``, ``-3`` … if taken)."""
+    """Create and return ``runs/<dataset>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3`` … if taken).
+
+    The folder is made with an exclusive ``mkdir``, so two runs started in the same second
+    (even in two processes) never share one.
+    """
     stem = Path(dataset_name).stem if is_csv(dataset_name) else dataset_name
     base = Path(root) / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    ensure_dir(base.parent)
     out, k = base, 2
-    while out.exists():
-        out = base.with_name(f"{base.name}-{k}")
-        k += 1
-    return out
+    while True:
+        try:
+            out.mkdir()
+            return out
+        except FileExistsError:
+            out = base.with_name(f"{base.name}-{k}")
+            k += 1
+        except OSError as exc:
+            raise ConfigError(f"cannot create run folder {str(out)!r}: {exc.strerror}") from None
 
 
-def prepare_run(cfg: RunConfig, out=None) -> Run:
+def prepare_run(cfg: RunConfig, out=None, *, force: bool = False) -> Run:
     """Load the data, build model and trainer, create the folder and write ``spec.json`` and
-    ``scaler.npz``.  ``cfg`` should be resolved (:func:`config_from_args` does that)."""
+    ``scaler.npz``.  ``cfg`` should be resolved (:func:`config_from_args` does that).
+    ``force`` lets ``out`` be a folder that holds other files (:meth:`RunDir.create`)."""
     cfg = cfg.resolved()
     dataset = load_data(cfg)
     if cfg.members > 1:
@@ -84,7 +107,7 @@ def prepare_run(cfg: RunConfig, out=None) -> Run:
     init_rng, train_rng = run_rngs(cfg.seed, cfg.member)
     model = Network(model_spec(cfg, dataset), rng=init_rng)
     trainer = build_trainer(cfg, model, rng=train_rng)
-    run_dir = RunDir.create(default_out(cfg.dataset) if out is None else out)
+    run_dir = RunDir.create(default_out(cfg.dataset) if out is None else out, force=force)
     tmap = target_map(cfg, dataset)
     from mlplab import __version__
 
@@ -128,7 +151,7 @@ def resume_run(path, given: dict | None = None) -> Run | EnsembleRun:
     """
     run_dir = RunDir.open(path)
     spec = run_dir.read_spec()
-    cfg = RunConfig.from_dict(spec["config"])
+    cfg = RunConfig.from_dict(spec["config"], source=str(run_dir.spec_path))
     conflicts = []
     for name, value in (given or {}).items():
         saved = getattr(cfg, name)
@@ -148,8 +171,10 @@ def resume_run(path, given: dict | None = None) -> Run | EnsembleRun:
         from mlplab.runs.ensembles import reopen_ensemble  # ensembles build on this module
 
         return reopen_ensemble(run_dir, spec, cfg)
-    ck = run_dir.load_checkpoint()  # before the (slow) data: a missing checkpoint fails fast
-    cfg = cfg.resolved()
+    cfg = resolved_saved(cfg, run_dir)
+    if not run_dir.checkpoint_path.exists():
+        return _restart(run_dir, spec, cfg)
+    ck = run_dir.load_checkpoint()  # before the (slow) data: a damaged checkpoint fails fast
     dataset = same_data(cfg, spec)
     try:
         model = Network(spec["model"])
@@ -180,6 +205,29 @@ def resume_run(path, given: dict | None = None) -> Run | EnsembleRun:
         notes=notes,
         tmap=target_map(cfg, dataset),
     )
+
+
+def resolved_saved(cfg: RunConfig, run_dir: RunDir) -> RunConfig:
+    """``cfg.resolved()`` for settings read from ``run_dir``: a refusal names ``spec.json``."""
+    try:
+        return cfg.resolved()
+    except ConfigError as exc:
+        raise CheckpointError(
+            f"{run_dir.spec_path} holds settings that are refused: {exc}"
+        ) from None
+
+
+def _restart(run_dir: RunDir, spec: dict, cfg: RunConfig) -> Run:
+    """A run that stopped before its first checkpoint: start it again from its saved settings
+    (the same seeds give the same initial weights and batch order as the first start)."""
+    dataset = same_data(cfg, spec)
+    init_rng, train_rng = run_rngs(cfg.seed, cfg.member)
+    model = Network(model_spec(cfg, dataset), rng=init_rng)
+    trainer = build_trainer(cfg, model, rng=train_rng)
+    tmap = target_map(cfg, dataset)
+    run_dir.write_scaler(dataset, tmap)  # the stop may have come before it was written
+    note = "no checkpoint had been saved: training starts again from the run's saved settings"
+    return Run(cfg, run_dir, dataset, model, trainer, spec, resumed_from=0, notes=[note], tmap=tmap)
 
 
 def environment() -> dict:
@@ -225,8 +273,7 @@ def finish_run(run: Run) -> dict:
     metrics = {"split": "test", "n": len(ds.X_test), **metrics}
     save_network(model, run.dir.model_path)
     atomic_write_json(
-        run.dir.file(RunDir.HISTORY_JSON),
-        {"records": records, "target_standardized": run.tmap is not None},
+        run.dir.file(RunDir.HISTORY_JSON), history_document(records, run.tmap is not None)
     )
     atomic_write_text(run.dir.file(RunDir.HISTORY_CSV), history_csv(records))
     atomic_write_bytes(run.dir.file(RunDir.CURVES), plot_curves(records, trainer.metric, ds.name))
@@ -251,14 +298,26 @@ def finish_run(run: Run) -> dict:
     return summary
 
 
+def history_document(records: list[dict], target_standardized: bool) -> dict:
+    """What ``history.json`` holds: the records as strict JSON — a NaN or ±inf (a diverged
+    epoch) becomes ``null``, and a ``note`` says so — and whether targets were standardised."""
+    safe = json_safe(records)
+    doc = {"records": safe, "target_standardized": bool(target_standardized)}
+    if safe != records:
+        doc["note"] = (
+            "null stands for a value that was not finite (NaN or ±inf): the loss or a "
+            "metric of that epoch overflowed (the run diverged)"
+        )
+    return doc
 
-def same_data(cfg: RunConfig, spec: dict):
-    """The run's data set, loaded again; CheckpointError if its arrays changed since."""
+
+def same_data(cfg: RunConfig, spec: dict, *, consequence: str = "an exact resume is impossible"):
+    """The run's data set, loaded again; CheckpointError if its arrays changed since training
+    (the message ends with ``consequence``)."""
     dataset = load_data(cfg)
     if data_fingerprint(dataset) != spec["data"].get("fingerprint"):
         raise CheckpointError(
-            f"the data set {cfg.dataset!r} no longer matches the one this run was trained on "
-            "(its arrays changed); an exact resume is impossible"
+            f"the data set {cfg.dataset!r} has changed since this run was trained on it "
+            f"(its arrays differ); {consequence}"
         )
     return dataset
-
