@@ -282,3 +282,77 @@ def test_history_files_of_a_run_are_strict_json(run_dir):
     for name in ("history.json", "metrics.json", "spec.json"):
         json.loads((run_dir / name).read_text(), parse_constant=lambda c: pytest.fail(c))
     assert RunDir.open(run_dir).read_spec()["format"] == "mlplab.run/1"
+
+
+# ---------------------------------------------------------------- divergence
+DIVERGE = ["--dataset", "xor", "--optimizer", "sgd", "--lr", "1e5", "--epochs", "3",
+           "--subset", "200", "--hidden", "8"]  # fmt: skip
+
+
+def test_divergence_is_one_line_with_its_own_exit_status_and_resumes_with_a_lower_lr(
+    tmp_path, capsys
+):
+    from mlplab.commands.train import EXIT_DIVERGED
+
+    out = tmp_path / "o"
+    assert main(["train", *DIVERGE, "--out", str(out)]) == EXIT_DIVERGED == 3
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("mlplab train")]
+    assert len(lines) == 1 and "Traceback" not in err
+    assert "diverged in epoch" in lines[0] and "step" in lines[0] and "--lr" in lines[0]
+    for name in ("model.npz", "history.json", "metrics.json"):
+        json.loads((out / name).read_text()) if name.endswith(".json") else None
+        assert (out / name).is_file()
+    # the saved model is the last finite state
+    with np.load(out / "model.npz") as z:
+        assert all(np.all(np.isfinite(z[k])) for k in z.files if k.startswith("param/"))
+    # a resume with other settings is still refused; --lr continues from the last finite state
+    assert main(["train", "--resume", str(out), "--epochs", "5"]) == 2
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--lr", "0.01", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["epochs"] == 3 and s["stop_reason"] is None and np.isfinite(s["test_loss"])
+    spec = json.loads((out / "spec.json").read_text())
+    assert spec["config"]["lr"] == 0.01 and spec["lr_changes"][0]["to"] == 0.01
+
+
+def test_lr_on_resume_of_a_run_that_did_not_diverge_is_refused(run_dir, fresh_run, capsys):
+    before = _snapshot(fresh_run)
+    line = _err(capsys, ["train", "--resume", str(fresh_run), "--lr", "0.5"], "train")
+    assert "--lr" in line and "diverged" in line
+    assert _snapshot(fresh_run) == before
+
+
+def test_the_model_is_saved_before_the_metrics(tmp_path, monkeypatch):
+    from mlplab import runs
+    from mlplab.runs import workflow
+
+    def broken(*a, **k):
+        raise RuntimeError("metrics failed")
+
+    monkeypatch.setattr(workflow, "split_metrics", broken)
+    cfg = runs.RunConfig(dataset="xor", subset=100, hidden=[4], epochs=1).resolved()
+    run = runs.prepare_run(cfg, tmp_path / "r")
+    with pytest.raises(RuntimeError, match="metrics failed"):
+        runs.execute_run(run)
+    assert (tmp_path / "r" / "model.npz").is_file()
+    assert (tmp_path / "r" / "history.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "dataset, head", [("xor", "sigmoid_bce"), ("xor", "softmax_ce"), ("blobs", "softmax_ce"),
+                      ("sin", "identity_mse"), ("multilabel", "multilabel_bce"),
+                      ("poisson", "exp_poisson")],
+)  # fmt: skip
+def test_metrics_of_a_model_with_nonfinite_outputs(dataset, head):
+    from mlplab import runs
+    from mlplab.runs import split_metrics
+
+    cfg = runs.RunConfig(dataset=dataset, hidden=[4], head=head, epochs=1).resolved()
+    ds = runs.load_data(cfg)
+    model = runs.build_model(cfg, ds)
+    W = model.dense_layers()[0][1].params["weight"]
+    W[0, :] = np.nan  # one hidden unit computes NaN for every row
+    m = split_metrics(model, ds.X_test, ds.y_test, ds.task, ds.class_names)
+    assert m["nonfinite_outputs"] == len(ds.X_test)
+    json.dumps(__import__("mlplab.io", fromlist=["json_safe"]).json_safe(m), allow_nan=False)

@@ -389,7 +389,9 @@ def test_finite_weights_with_a_non_finite_validation_loss_are_not_kept():
     X_val = np.full((4, 2), 3e38)  # the logits overflow float32
     start = HugeStepFrom(10)
     with np.errstate(all="ignore"):
-        hist = fit(net, X, y, validation=(X_val, y[:4]), optimizer="sgd", epochs=2, callbacks=[start])
+        hist = fit(
+            net, X, y, validation=(X_val, y[:4]), optimizer="sgd", epochs=2, callbacks=[start]
+        )
     rec = hist.last()
     assert rec["diverged"] and rec["cause"] == "validation" and rec["restored_epoch"] == 0
     assert states_equal(net.state_dict(), start.state)

@@ -29,14 +29,25 @@ weights as an uninterrupted run. Defaults: --hidden 256,256 --activation relu --
 `mlplab train --dataset mnist --hidden 256,256 --epochs 5` reaches about 98.2 % test accuracy.
 With --members K the folder holds K such runs in members/0 … K-1 and, at the top, the one
 model that averages their logits.
+
+Exit status: 0 trained; 2 bad input or a file that cannot be read or written (one line on
+stderr); 3 training diverged (a loss or weight became NaN or infinite): the run folder keeps
+the last finite state, one line on stderr names the epoch and step, and
+`mlplab train --resume DIR --lr <lower>` continues from there; 130 interrupted (Ctrl-C).
 """
+
+#: Exit status of ``mlplab train`` when training diverged (see DESCRIPTION).
+EXIT_DIVERGED = 3
 
 
 def register(sub) -> None:
+    import argparse
+
     p = sub.add_parser(
         "train",
         help="train a model into a run folder (checkpoints, curves, metrics)",
         description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(p)
     p.set_defaults(func=run)
@@ -236,9 +247,29 @@ def run(args) -> int:
             )
     if args.json:
         print(json.dumps(_jsonable(summary)))
-    else:
+    if summary.get("stop_reason") == "divergence":
+        print(divergence_line(summary), file=sys.stderr)
+        return EXIT_DIVERGED
+    if not args.json:
         _print_summary(summary)
     return 0
+
+
+def divergence_line(summary: dict) -> str:
+    """One line for a run that diverged: where, what was kept, what to try."""
+    d = summary.get("divergence") or {}
+    cause = {"loss": "the training loss", "parameters": "the weights"}.get(
+        d.get("cause"), "the validation loss"
+    )
+    lr = summary.get("lr")
+    lower = f"{lr / 10:g}" if isinstance(lr, (int, float)) else "<lower>"
+    kept = d.get("restored_epoch")
+    return (
+        f"mlplab train: diverged in epoch {d.get('epoch')} at step {d.get('step')} ({cause} "
+        f"became NaN or infinite); {summary['out']} keeps the last finite state (epoch {kept}) — "
+        f"try a lower learning rate: mlplab train --resume {summary['out']} --lr {lower} "
+        "(or, in a new run, --clip-grad-norm 1 or --schedule warmup_cosine)"
+    )
 
 
 def _run_ensemble(args, ens: runs.EnsembleRun, err) -> int:

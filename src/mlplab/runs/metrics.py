@@ -28,12 +28,24 @@ def split_metrics(model: Network, X, y, task: str, class_names=None) -> dict:
     ``f1_macro`` and one 2×2 confusion matrix per label; regression: ``rmse``, ``mae``, ``r2``;
     count: ``deviance`` (mean Poisson deviance 2·[y log(y/ŷ) − (y − ŷ)]), ``d2`` (fraction of
     the null model's deviance explained), ``rmse``, ``mae``.
+
+    A model whose outputs are not all finite (a run that diverged) still gets its metrics:
+    ``nonfinite_outputs`` counts the rows concerned, predictions are made as usual (a NaN
+    logit never wins), and the metrics that need finite outputs (``roc_auc``, ``rmse``,
+    ``mae``, ``r2``, ``deviance``, ``d2``) are NaN (``null`` in JSON).
     """
     from sklearn import metrics as skm
 
-    out = {"loss": float(evaluate(model, X, y)["loss"])}
-    if len(X) == 0:
-        return out
+    with np.errstate(all="ignore"):
+        out = {"loss": float(evaluate(model, X, y)["loss"])}
+        if len(X) == 0:
+            return out
+        z = np.asarray(model.forward(X), dtype=np.float64)
+    bad_rows = int(np.sum(~np.all(np.isfinite(z.reshape(len(X), -1)), axis=1)))
+    if bad_rows:
+        out["nonfinite_outputs"] = bad_rows
+        with np.errstate(all="ignore"):
+            return _nonfinite_metrics(out, model, X, y, task, class_names)
     if task in ("binary", "multiclass"):
         y = np.asarray(y).astype(np.int64)
         pred = np.asarray(model.predict(X)).astype(np.int64)
@@ -75,6 +87,27 @@ def split_metrics(model: Network, X, y, task: str, class_names=None) -> dict:
             out["deviance"] = float(skm.mean_poisson_deviance(yt.ravel(), rate))
             if len(yt) > 1:
                 out["d2"] = float(skm.d2_tweedie_score(yt.ravel(), rate, power=1))
+    return out
+
+
+def _nonfinite_metrics(out: dict, model, X, y, task: str, class_names) -> dict:
+    """The metrics :func:`split_metrics` can still give for outputs that are not all finite."""
+    nan = float("nan")
+    if task in ("binary", "multiclass", "multilabel"):
+        z = np.nan_to_num(np.asarray(model.forward(X), dtype=np.float64), nan=-np.inf)
+        y = np.asarray(y).astype(np.int64)
+        if task == "multilabel" or z.shape[1] == 1:
+            pred = (z > 0).astype(np.int64).reshape(y.shape)
+        else:
+            pred = np.argmax(z, axis=1)
+        out["accuracy"] = float(np.mean(pred == y))
+        if task == "binary":
+            out["roc_auc"] = nan
+        if class_names is not None:
+            out["class_names" if task != "multilabel" else "label_names"] = list(class_names)
+        return out
+    out.update({"rmse": nan, "mae": nan})
+    out["r2" if task == "regression" else "deviance"] = nan
     return out
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,6 +49,7 @@ __all__ = [
     "finish_run",
     "same_data",
     "history_document",
+    "divergence_record",
     "environment",
     "target_scaling_record",
 ]
@@ -152,7 +154,7 @@ def resume_run(path, given: dict | None = None) -> Run | EnsembleRun:
     run_dir = RunDir.open(path)
     spec = run_dir.read_spec()
     cfg = RunConfig.from_dict(spec["config"], source=str(run_dir.spec_path))
-    conflicts = []
+    conflicts, differ = [], []
     for name, value in (given or {}).items():
         saved = getattr(cfg, name)
         mine = value
@@ -162,16 +164,24 @@ def resume_run(path, given: dict | None = None) -> Run | EnsembleRun:
             mine = str(Path(value).expanduser().resolve())
         if mine != saved and not (isinstance(saved, float) and mine == float(saved)):
             conflicts.append(f"{flag(name)} {value} (saved: {saved})")
-    if conflicts:
+            differ.append(name)
+    new_lr = None
+    if differ == ["lr"] and cfg.members == 1 and _stopped_by_divergence(run_dir):
+        new_lr = float(given["lr"])  # a diverged run continues with a lower learning rate
+    elif conflicts:
+        hint = " (--lr may change only when resuming a run that diverged)" if "lr" in differ else ""
         raise ConfigError(
             f"--resume keeps the run's saved settings; these flags differ: {'; '.join(conflicts)}"
-            " — drop them, or start a new run with another --out"
+            f" — drop them, or start a new run with another --out{hint}"
         )
     if cfg.members > 1:
         from mlplab.runs.ensembles import reopen_ensemble  # ensembles build on this module
 
         return reopen_ensemble(run_dir, spec, cfg)
     cfg = resolved_saved(cfg, run_dir)
+    old_lr = cfg.lr
+    if new_lr is not None:
+        cfg = dataclasses.replace(cfg, lr=new_lr).resolved()
     if not run_dir.checkpoint_path.exists():
         return _restart(run_dir, spec, cfg)
     ck = run_dir.load_checkpoint()  # before the (slow) data: a damaged checkpoint fails fast
@@ -186,6 +196,20 @@ def resume_run(path, given: dict | None = None) -> Run | EnsembleRun:
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{run_dir.checkpoint_path} does not fit this run ({exc})") from None
     notes = []
+    finished = bool(ck.get("finished"))
+    if new_lr is not None:
+        trainer.stop_reason = None  # continue from the last finite state, at the new rate
+        finished = False
+        spec["config"] = cfg.to_dict()
+        spec["optimizer"] = trainer.optimizer.spec()
+        spec.setdefault("lr_changes", []).append(
+            {"after_epoch": trainer.epoch, "from": old_lr, "to": new_lr, "reason": "divergence"}
+        )
+        run_dir.write_spec(spec)
+        notes.append(
+            f"continuing from epoch {trainer.epoch}, the last finite state, with --lr {new_lr:g} "
+            f"(was {old_lr:g}); spec.json records the change"
+        )
     saved_env, env = spec.get("environment", {}), environment()
     if saved_env.get("blas_threads") != env["blas_threads"]:
         notes.append(
@@ -201,10 +225,17 @@ def resume_run(path, given: dict | None = None) -> Run | EnsembleRun:
         trainer,
         spec,
         resumed_from=trainer.epoch,
-        finished=bool(ck.get("finished")),
+        finished=finished,
         notes=notes,
         tmap=target_map(cfg, dataset),
     )
+
+
+def _stopped_by_divergence(run_dir: RunDir) -> bool:
+    """Whether the run's checkpoint says training stopped because it diverged."""
+    if not run_dir.checkpoint_path.is_file():
+        return False
+    return run_dir.load_checkpoint()["trainer"].get("stop_reason") == "divergence"
 
 
 def resolved_saved(cfg: RunConfig, run_dir: RunDir) -> RunConfig:
@@ -269,13 +300,14 @@ def finish_run(run: Run) -> dict:
     if run.tmap is not None:
         model = fold_target_map(model, *run.tmap)
     records = trainer.history.records
-    metrics = split_metrics(model, ds.X_test, ds.y_test, ds.task, ds.class_names)
-    metrics = {"split": "test", "n": len(ds.X_test), **metrics}
+    # the model and the history first: whatever happens in the metrics, they are on disk
     save_network(model, run.dir.model_path)
     atomic_write_json(
         run.dir.file(RunDir.HISTORY_JSON), history_document(records, run.tmap is not None)
     )
     atomic_write_text(run.dir.file(RunDir.HISTORY_CSV), history_csv(records))
+    metrics = split_metrics(model, ds.X_test, ds.y_test, ds.task, ds.class_names)
+    metrics = {"split": "test", "n": len(ds.X_test), **metrics}
     atomic_write_bytes(run.dir.file(RunDir.CURVES), plot_curves(records, trainer.metric, ds.name))
     atomic_write_json(run.dir.file(RunDir.METRICS), metrics)
     summary = {
@@ -284,6 +316,8 @@ def finish_run(run: Run) -> dict:
         "task": ds.task,
         "epochs": trainer.epoch,
         "stop_reason": trainer.stop_reason,
+        "divergence": divergence_record(records) if trainer.stop_reason == "divergence" else None,
+        "lr": run.config.lr,
         "best_epoch": trainer.best["epoch"] if trainer.best else None,
         "train_seconds": float(sum(r.get("seconds", 0.0) for r in records)),
         "n_parameters": model.n_parameters,
@@ -296,6 +330,15 @@ def finish_run(run: Run) -> dict:
             summary[key] = last[key]
     summary.update({f"test_{k}": v for k, v in metrics.items() if is_scalar(v) and k != "n"})
     return summary
+
+
+def divergence_record(records: list[dict]) -> dict | None:
+    """The history's last divergence record (``epoch``, ``step``, ``cause``,
+    ``restored_epoch``), or None."""
+    for r in reversed(records):
+        if r.get("diverged"):
+            return {k: r.get(k) for k in ("epoch", "step", "cause", "restored_epoch")}
+    return None
 
 
 def history_document(records: list[dict], target_standardized: bool) -> dict:
