@@ -43,6 +43,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``mlplab`` parser with every sub-command of :data:`COMMANDS` registered."""
     parser = _Parser(
         prog="mlplab",
         description="A laboratory for neural networks, from the perceptron to the MLP.",
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -153,6 +153,7 @@ def atomic_write_json(path, obj) -> None:
 
 
 def read_bytes(path) -> bytes:
+    """The bytes of ``path``; CheckpointError naming it when missing, a folder or unreadable."""
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:

@@ -137,10 +137,12 @@ class ProgressCallback(Callback):
         self.seen = 0
 
     def on_train_begin(self, trainer):
+        """Note the number of batches per epoch."""
         epochs = trainer.config.epochs
         self.steps = trainer.total_steps // epochs if epochs else 0
 
     def on_epoch_begin(self, trainer):
+        """Start a progress bar for the epoch."""
         self.loss_sum, self.seen = 0.0, 0
         self.task = self.progress.add_task(
             f"{self.prefix}epoch {trainer.epoch + 1}/{trainer.config.epochs}",
@@ -149,11 +151,13 @@ class ProgressCallback(Callback):
         )
 
     def on_batch_end(self, trainer, batch_loss):
+        """Advance the bar and show the running training loss."""
         self.loss_sum += batch_loss
         self.seen += 1
         self.progress.update(self.task, advance=1, stats=f"loss {self.loss_sum / self.seen:.4f}")
 
     def on_epoch_end(self, trainer):
+        """Complete the bar with the epoch's train/validation loss and metric."""
         rec = trainer.history.last()
         m = trainer.metric
         short = {"accuracy": "acc", "deviance": "dev"}.get(m, m)
@@ -170,6 +174,7 @@ def _pair(name, train, val) -> str:
 
 
 def make_progress(console):
+    """A rich :class:`~rich.progress.Progress` on ``console`` with the columns of the epoch bars."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

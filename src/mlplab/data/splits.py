@@ -222,6 +222,7 @@ def zscore_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def affine(X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``(X − mean) / scale`` as a new array."""
     out = X - mean
     out /= scale
     return out

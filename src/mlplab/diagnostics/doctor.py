@@ -58,10 +58,12 @@ class Doctor(DiagnosticsRecorder):
         self._shown: dict[str, str] = {}
 
     def on_epoch_end(self, trainer) -> None:
+        """Record the epoch, then diagnose."""
         super().on_epoch_end(trainer)
         self._update(trainer)
 
     def on_train_end(self, trainer) -> None:
+        """Record the end of training, then diagnose once more."""
         super().on_train_end(trainer)
         self._update(trainer)
 

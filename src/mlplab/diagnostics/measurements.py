@@ -303,6 +303,7 @@ class DiagnosticsRecorder(Callback):
 
     # ---------------------------------------------------------------------------- hooks
     def on_train_begin(self, trainer) -> None:
+        """Record the layout, forget what a resumed run will recompute, probe the start."""
         self.started = True
         model = trainer.model
         if self.probe is not None and self.probe.shape[1] != model.input_dim:
@@ -333,6 +334,7 @@ class DiagnosticsRecorder(Callback):
             self._probe(trainer)
 
     def on_batch_end(self, trainer, batch_loss: float) -> None:
+        """Finish the last check's update ratios; every ``every``-th step, measure the gradients."""
         self._finish_update(trainer)
         if trainer.step % self.every:
             return
@@ -342,6 +344,7 @@ class DiagnosticsRecorder(Callback):
         self._pending = (check, [la.params["weight"].copy() for _, la in model.dense_layers()])
 
     def on_epoch_end(self, trainer) -> None:
+        """Record whether the weights are finite and probe the activations."""
         self._finish_update(trainer)
         self.record["weights"].append(
             {"epoch": trainer.epoch, "finite": weights_finite(trainer.model)}
@@ -350,6 +353,7 @@ class DiagnosticsRecorder(Callback):
             self._probe(trainer)
 
     def on_train_end(self, trainer) -> None:
+        """Finish the last update ratio (none after a divergence) and record the stop reason."""
         if trainer.stop_reason == "divergence":
             self._pending = None  # the weights were restored: no step to measure
         else:

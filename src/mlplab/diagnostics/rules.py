@@ -97,6 +97,7 @@ class Finding:
             self.failure_mode = SECTIONS[self.sections[0]]
 
     def to_dict(self) -> dict:
+        """The finding as a JSON-serialisable dict (non-finite numbers as None)."""
         return json_safe(asdict(self))
 
 
@@ -455,6 +456,7 @@ def _check_dead(record, acts, checks) -> Finding | None:
 
 
 def good_records(history) -> list[dict]:
+    """The history records of finished epochs (the divergence record left out)."""
     return [
         r
         for r in history

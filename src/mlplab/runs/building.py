@@ -123,6 +123,8 @@ def fold_target_map(model: Network, mean, scale) -> Network:
 
 
 def resolve_head(head: str, task: str) -> str:
+    """The head a run uses: the task's canonical one for ``auto``; ConfigError if it does not
+    fit the task."""
     if head == "auto":
         return head_for_task(task)
     name = get_head(head).name

@@ -49,12 +49,15 @@ class EnsembleRun:
     notes: list[str] = field(default_factory=list)
 
     def member_dir(self, m: int) -> RunDir:
+        """The run folder of member ``m`` (``members/m``)."""
         return RunDir(self.dir.path / "members" / str(m))
 
     def member_config(self, m: int) -> RunConfig:
+        """Member ``m``'s settings: the ensemble's, with ``members=1`` and ``member=m``."""
         return dataclasses.replace(self.config, members=1, member=m)
 
     def member_done(self, m: int) -> bool:
+        """Whether member ``m`` finished (its model and metrics are written)."""
         d = self.member_dir(m)
         return d.model_path.is_file() and d.file(RunDir.METRICS).is_file()
 

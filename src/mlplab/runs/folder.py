@@ -142,6 +142,11 @@ def sigint_deferred():
 # ---------------------------------------------------------------------------------------------
 
 
+def _leftover_temp(name: str) -> bool:
+    """A temporary file of :mod:`mlplab.io` left by a process killed mid-write."""
+    return name.startswith(".") and name.endswith(".tmp")
+
+
 class RunDir:
     """The files of one run folder (see the module docstring for the layout)."""
 
@@ -161,18 +166,22 @@ class RunDir:
         return f"RunDir({str(self.path)!r})"
 
     def file(self, name: str) -> Path:
+        """The path of file ``name`` in the run folder."""
         return self.path / name
 
     @property
     def spec_path(self) -> Path:
+        """The path of ``spec.json``."""
         return self.file(self.SPEC)
 
     @property
     def checkpoint_path(self) -> Path:
+        """The path of ``checkpoint.npz``."""
         return self.file(self.CHECKPOINT)
 
     @property
     def model_path(self) -> Path:
+        """The path of ``model.npz``."""
         return self.file(self.MODEL)
 
     # -- opening ------------------------------------------------------------------------------
@@ -192,7 +201,7 @@ class RunDir:
                 f"--out {str(p)!r} already holds a run; continue it with --resume {p} "
                 "or choose another --out"
             )
-        if not force and p.is_dir() and any(p.iterdir()):
+        if not force and p.is_dir() and any(not _leftover_temp(e.name) for e in p.iterdir()):
             raise ConfigError(
                 f"--out {str(p)!r} is a folder with other files in it, not an mlplab run; "
                 "choose an empty or new folder, or add --force to write the run there anyway"
@@ -212,9 +221,12 @@ class RunDir:
 
     # -- spec and scaler ----------------------------------------------------------------------
     def write_spec(self, spec: dict) -> None:
+        """Write ``spec.json`` atomically."""
         atomic_write_json(self.spec_path, spec)
 
     def read_spec(self) -> dict:
+        """``spec.json`` as a dict; CheckpointError if it is unreadable, of another format or
+        version, or incomplete."""
         text = read_bytes(self.spec_path)
         try:
             spec = json.loads(text.decode("utf-8"))
@@ -234,6 +246,7 @@ class RunDir:
         return spec
 
     def config(self) -> RunConfig:
+        """The saved :class:`RunConfig` (types checked, not yet resolved)."""
         return RunConfig.from_dict(self.read_spec()["config"], source=str(self.spec_path))
 
     def write_scaler(self, dataset, tmap=None) -> None:
@@ -358,14 +371,17 @@ class CheckpointCallback(Callback):
             self.saved_epoch = trainer.epoch
 
     def on_train_begin(self, trainer):
+        """Keep a run that had already stopped from training on; write a first checkpoint."""
         if trainer.stop_reason is not None:
             trainer.stop = True  # the run already ended (early stopping, divergence)
         if not self.run_dir.checkpoint_path.exists():
             self._save(trainer)
 
     def on_epoch_end(self, trainer):
+        """Write the checkpoint every ``every`` epochs and when training stops."""
         if trainer.epoch % self.every == 0 or trainer.stop:
             self._save(trainer)
 
     def on_train_end(self, trainer):
+        """Write the final checkpoint, marked finished."""
         self._save(trainer, finished=True)

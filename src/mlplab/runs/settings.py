@@ -194,6 +194,7 @@ class RunConfig:
         return c
 
     def to_dict(self) -> dict:
+        """Every field as a JSON-serialisable dict (what ``spec.json`` stores)."""
         return asdict(self)
 
     @classmethod
