@@ -42,92 +42,10 @@ reasoning.
 
 from __future__ import annotations
 
-from mlplab.diagnostics.doctor import (
-    DIAGNOSTICS_JSON,
-    Doctor,
-    diagnose_run,
-    diagnostics_report,
-    read_diagnostics,
-)
-from mlplab.diagnostics.measurements import (
-    CHECKS_PER_EPOCH,
-    FORMAT,
-    HIST_BINS,
-    PROBE_SIZE,
-    SATURATION_DERIVATIVE,
-    DiagnosticsRecorder,
-    activation_stats,
-    constant_loss,
-    gradient_norms,
-    json_safe,
-    max_derivative,
-    probe_record,
-)
-from mlplab.diagnostics.rules import (
-    DEAD_ERROR_FRACTION,
-    DEAD_FRACTION,
-    DEAD_PROBES,
-    EXPLODING_ACTIVATION_GROWTH,
-    EXPLODING_CHECKS,
-    EXPLODING_GAIN,
-    EXPLODING_GROWTH,
-    FINDING_IDS,
-    FLAT_DECREASE,
-    FLAT_MIN_EPOCHS,
-    OVERFIT_PATIENCE,
-    OVERFIT_RISE,
-    SATURATION_ERROR_FRACTION,
-    SATURATION_FRACTION,
-    SATURATION_PROBES,
-    SECTIONS,
-    SEVERITIES,
-    UPDATE_RATIO_HIGH,
-    UPDATE_RATIO_LOW,
-    VANISHING_CHECKS,
-    VANISHING_GAIN,
-    Finding,
-    diagnose,
-)
+# Every public name of the modules (their __all__, thresholds included).
+from mlplab.diagnostics import doctor, measurements, rules
+from mlplab.diagnostics.doctor import *  # noqa: F403
+from mlplab.diagnostics.measurements import *  # noqa: F403
+from mlplab.diagnostics.rules import *  # noqa: F403
 
-__all__ = [
-    "FORMAT",
-    "SECTIONS",
-    "FINDING_IDS",
-    "SEVERITIES",
-    "Finding",
-    "DiagnosticsRecorder",
-    "Doctor",
-    "diagnose",
-    "gradient_norms",
-    "activation_stats",
-    "max_derivative",
-    "probe_record",
-    "constant_loss",
-    "diagnostics_report",
-    "read_diagnostics",
-    "diagnose_run",
-    "DIAGNOSTICS_JSON",
-    "json_safe",
-    "CHECKS_PER_EPOCH",
-    "PROBE_SIZE",
-    "HIST_BINS",
-    "SATURATION_DERIVATIVE",
-    "SATURATION_FRACTION",
-    "SATURATION_ERROR_FRACTION",
-    "SATURATION_PROBES",
-    "DEAD_FRACTION",
-    "DEAD_ERROR_FRACTION",
-    "DEAD_PROBES",
-    "VANISHING_GAIN",
-    "VANISHING_CHECKS",
-    "EXPLODING_GAIN",
-    "EXPLODING_CHECKS",
-    "EXPLODING_GROWTH",
-    "EXPLODING_ACTIVATION_GROWTH",
-    "OVERFIT_RISE",
-    "OVERFIT_PATIENCE",
-    "FLAT_MIN_EPOCHS",
-    "FLAT_DECREASE",
-    "UPDATE_RATIO_LOW",
-    "UPDATE_RATIO_HIGH",
-]
+__all__ = [*measurements.__all__, *rules.__all__, *doctor.__all__]

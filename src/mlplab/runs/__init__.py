@@ -58,84 +58,25 @@ as do runs saved before the setting existed.
 
 from __future__ import annotations
 
-from mlplab.runs.building import (
-    build_model,
-    build_trainer,
-    compatible_heads,
-    data_fingerprint,
-    fold_target_map,
-    load_data,
-    model_spec,
-    optimizer_spec,
-    run_rngs,
-    target_map,
-    train_config,
-)
-from mlplab.runs.ensembles import EnsembleRun, execute_ensemble, prepare_ensemble
-from mlplab.runs.folder import (
-    CHECKPOINT_FORMAT,
-    RUN_FORMAT,
-    CheckpointCallback,
-    RunDir,
-    pack_state,
-    unpack_state,
-)
-from mlplab.runs.metrics import history_csv, plot_curves, split_metrics
-from mlplab.runs.prediction import evaluate_run, predict_csv, read_feature_csv
-from mlplab.runs.settings import (
-    DEFAULT_LR,
-    OPTIMIZER_CHOICES,
-    TARGET_SCALING_CHOICES,
-    RunConfig,
-    flag,
-)
-from mlplab.runs.workflow import (
-    Run,
-    default_out,
-    execute_run,
-    finish_run,
-    prepare_run,
-    resume_run,
-)
+# Every public name of the modules (their __all__), in an order that imports each module after
+# the ones it builds on.
+from mlplab.runs import building, ensembles, folder, metrics, prediction, settings, workflow
+from mlplab.runs.building import *  # noqa: F403
+from mlplab.runs.ensembles import *  # noqa: F403
+from mlplab.runs.folder import *  # noqa: F403
+from mlplab.runs.metrics import *  # noqa: F403
+from mlplab.runs.prediction import *  # noqa: F403
+from mlplab.runs.settings import *  # noqa: F403
+from mlplab.runs.workflow import *  # noqa: F403
 
 __all__ = [
-    "RUN_FORMAT",
-    "CHECKPOINT_FORMAT",
-    "OPTIMIZER_CHOICES",
-    "DEFAULT_LR",
-    "RunConfig",
-    "flag",
-    "load_data",
-    "compatible_heads",
-    "TARGET_SCALING_CHOICES",
-    "target_map",
-    "fold_target_map",
-    "model_spec",
-    "build_model",
-    "optimizer_spec",
-    "train_config",
-    "run_rngs",
-    "build_trainer",
-    "data_fingerprint",
-    "pack_state",
-    "unpack_state",
-    "RunDir",
-    "CheckpointCallback",
-    "Run",
-    "default_out",
-    "prepare_run",
-    "resume_run",
-    "execute_run",
-    "finish_run",
-    "EnsembleRun",
-    "prepare_ensemble",
-    "execute_ensemble",
-    "split_metrics",
-    "plot_curves",
-    "history_csv",
-    "evaluate_run",
-    "read_feature_csv",
-    "predict_csv",
+    *settings.__all__,
+    *building.__all__,
+    *folder.__all__,
+    *workflow.__all__,
+    *ensembles.__all__,
+    *metrics.__all__,
+    *prediction.__all__,
 ]
 
 #: Names that moved to :mod:`mlplab.commands.run_flags`; still reachable as ``mlplab.runs.X``

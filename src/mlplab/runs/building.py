@@ -200,26 +200,19 @@ def train_config(cfg: RunConfig) -> TrainConfig:
 def build_trainer(cfg: RunConfig, model: Network, *, rng=None, callbacks=()) -> Trainer:
     """A :class:`Trainer` with the run's optimizer, schedule and loop settings (a
     :class:`~mlplab.backends.torch.TorchTrainer`, the same loop on torch, for backend torch)."""
+    cls, engine = Trainer, {}
     if cfg.backend == "torch":
         from mlplab.backends.torch import TorchTrainer
 
-        return TorchTrainer(
-            model,
-            make_optimizer(optimizer_spec(cfg)),
-            schedule=make_schedule(cfg.schedule),
-            config=train_config(cfg),
-            rng=run_rngs(cfg.seed, cfg.member)[1] if rng is None else rng,
-            callbacks=callbacks,
-            device=cfg.device,
-            precision=cfg.precision,
-        )
-    return Trainer(
+        cls, engine = TorchTrainer, {"device": cfg.device, "precision": cfg.precision}
+    return cls(
         model,
         make_optimizer(optimizer_spec(cfg)),
         schedule=make_schedule(cfg.schedule),
         config=train_config(cfg),
         rng=run_rngs(cfg.seed, cfg.member)[1] if rng is None else rng,
         callbacks=callbacks,
+        **engine,
     )
 
 
