@@ -2,12 +2,15 @@
 the uninterrupted run's?  (BENCHMARKS.md, "Killed and resumed"; a correctness result, not a
 timing.)
 
-One uninterrupted run is trained first.  Then, ``--kills`` times: the same command is started
-in a fresh folder, killed with SIGKILL after a delay drawn uniformly from [0, 1.2 × the
-uninterrupted run's wall time] (so a kill can land during start-up, before the first
-checkpoint, mid-epoch, during a checkpoint write, during the final files or after the end),
-then ``mlplab train --resume DIR`` is run until it succeeds — or, when the kill landed before
-``spec.json`` was written, the original command is run again.  The weights in ``model.npz``,
+One uninterrupted run is trained first; its history gives the seconds per epoch and the rest
+of its wall time is start-up (imports, data) and the final files.  Then, ``--kills`` times, the
+same command is started in a fresh folder and killed with SIGKILL at a random moment: with
+probability 1/5 a moment drawn uniformly over the start-up (before or just after the run folder
+is written), otherwise a random epoch k of the run is drawn, the script waits until the
+checkpoint of epoch k is on disk and kills after a further delay drawn uniformly from
+[0, 1.5 epochs] — mid-epoch, during a checkpoint write, during the final files or after the
+end.  Then ``mlplab train --resume DIR`` is run until it succeeds — or, when the kill landed
+before ``spec.json`` was written, the original command is run again.  The weights in ``model.npz``,
 the history's losses and every parameter's bytes are compared with the uninterrupted run's.
 
 Usage::
@@ -34,7 +37,7 @@ import numpy as np
 
 #: A run of a few seconds with dropout (random masks must resume too) and Adam state.
 TRAIN = [
-    "--dataset", "digits", "--hidden", "32,32", "--epochs", "8", "--batch-size", "32",
+    "--dataset", "digits", "--hidden", "64,64", "--epochs", "12", "--batch-size", "16",
     "--dropout", "0.1", "--seed", "3",
 ]  # fmt: skip
 
@@ -52,6 +55,17 @@ def _losses(folder: Path) -> list:
     return [
         r.get("train_loss") for r in json.loads((folder / "history.json").read_text())["records"]
     ]
+
+
+def _checkpoint_epoch(folder: Path) -> int:
+    """The epoch of the folder's checkpoint, -1 while there is none (or it is being replaced)."""
+    from mlplab.errors import MlplabError
+    from mlplab.runs import RunDir
+
+    try:
+        return int(RunDir(folder).load_checkpoint()["trainer"]["epoch"])
+    except MlplabError:
+        return -1
 
 
 def _stage(folder: Path) -> str:
@@ -76,17 +90,28 @@ def run(kills: int, seed: int, root: Path) -> dict:
                    capture_output=True)  # fmt: skip
     wall = time.perf_counter() - t0
     ref_params, ref_losses = _params(full), _losses(full)
+    records = json.loads((full / "history.json").read_text())["records"]
+    epochs = len(records)
+    per_epoch = sum(r.get("seconds", 0.0) for r in records) / max(1, epochs)
+    startup = max(0.1, wall - per_epoch * epochs)
     results = []
     for i in range(kills):
         out = root / f"kill{i}"
-        delay = rng.uniform(0.0, 1.2 * wall)
+        target = -1 if rng.random() < 0.2 else rng.randrange(0, epochs)
         p = subprocess.Popen(_cli("train", *TRAIN, "--out", str(out), "--json"),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        if target < 0:
+            delay = rng.uniform(0.0, 1.2 * startup)
+        else:
+            while _checkpoint_epoch(out) < target and p.poll() is None:
+                time.sleep(0.005)
+            delay = rng.uniform(0.0, 1.5 * per_epoch)
         try:
             p.wait(timeout=delay)
         except subprocess.TimeoutExpired:
             p.send_signal(signal.SIGKILL)
             p.wait()
+        at_epoch = _checkpoint_epoch(out)
         killed = p.returncode == -signal.SIGKILL
         stage = _stage(out) if killed else "finished before the kill"
         resumes = 0
@@ -101,7 +126,8 @@ def run(kills: int, seed: int, root: Path) -> dict:
                 break
         ok = done.returncode == 0
         same = ok and _params(out) == ref_params and _losses(out) == ref_losses
-        results.append({"kill": i, "delay_s": round(delay, 3), "killed": killed, "stage": stage,
+        results.append({"kill": i, "target_epoch": target, "delay_s": round(delay, 3),
+                        "killed": killed, "checkpoint_epoch_at_kill": at_epoch, "stage": stage,
                         "resume_exit": done.returncode, "identical": same,
                         "error": None if ok else done.stderr.strip()[-300:]})  # fmt: skip
     stages: dict[str, int] = {}
@@ -111,6 +137,9 @@ def run(kills: int, seed: int, root: Path) -> dict:
         "command": "mlplab train " + " ".join(TRAIN),
         "kills": kills,
         "seed": seed,
+        "epochs": epochs,
+        "seconds_per_epoch": round(per_epoch, 3),
+        "startup_seconds": round(startup, 3),
         "sigkilled": sum(r["killed"] for r in results),
         "stages": stages,
         "identical": sum(r["identical"] for r in results),
@@ -136,6 +165,8 @@ def main(argv=None) -> int:
     else:
         print(f"{tally['command']}")
         print(f"{tally['sigkilled']} of {tally['kills']} runs SIGKILLed; where: {tally['stages']}")
+        at = sorted(r["checkpoint_epoch_at_kill"] for r in tally["runs"] if r["killed"])
+        print(f"checkpoint epoch on disk at each kill (-1: none yet): {at}")
         print(f"bit-identical to the uninterrupted run after resume: "
               f"{tally['identical']} of {tally['kills']}")  # fmt: skip
         for r in tally["runs"]:

@@ -280,6 +280,16 @@ def test_failed_checkpoint_write_keeps_the_old_one(tmp_path, monkeypatch):
     threading.current_thread() is not threading.main_thread(), reason="signals: main thread"
 )
 def test_ctrl_c_is_held_back_during_a_checkpoint_write():
+    # start from Python's own Ctrl-C handling, whatever an earlier test in this worker left
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        _ctrl_c_is_held_back()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c_is_held_back():
     reached = []
     with pytest.raises(KeyboardInterrupt):
         with runs.folder.sigint_deferred():

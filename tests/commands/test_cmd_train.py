@@ -285,6 +285,13 @@ def test_sigkill_at_random_points_then_resume_is_bit_exact(uninterrupted, tmp_pa
     assert [r["train_loss"] for r in hist] == [r["train_loss"] for r in full_hist]
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as a fresh shell gives it (a test run earlier in this pytest worker
+    may have left SIGINT ignored or blocked, and a child inherits both)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 @pytest.mark.slow
 def test_sigint_saves_exits_130_and_resumes_exactly(uninterrupted, tmp_path):
     out = tmp_path / "run"
@@ -293,6 +300,7 @@ def test_sigint_saves_exits_130_and_resumes_exactly(uninterrupted, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
     while _checkpoint_epoch(out) < 1 and p.poll() is None:
         time.sleep(0.002)
