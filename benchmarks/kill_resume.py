@@ -5,8 +5,9 @@ timing.)
 One uninterrupted run is trained first; its history gives the seconds per epoch and the rest
 of its wall time is start-up (imports, data) and the final files.  Then, ``--kills`` times, the
 same command is started in a fresh folder and killed with SIGKILL at a random moment: with
-probability 1/5 a moment drawn uniformly over the start-up (before or just after the run folder
-is written), otherwise a random epoch k of the run is drawn, the script waits until the
+probability 1/5 a moment drawn uniformly over 1.2 × the time the uninterrupted run spent
+outside its epochs (start-up, evaluation, final files; meant for the start-up, though a slow
+start can push it later), otherwise a random epoch k of the run is drawn, the script waits until the
 checkpoint of epoch k is on disk and kills after a further delay drawn uniformly from
 [0, 1.5 epochs] — mid-epoch, during a checkpoint write, during the final files or after the
 end.  Then ``mlplab train --resume DIR`` is run until it succeeds — or, when the kill landed
