@@ -169,7 +169,7 @@ def test_small_subset_trained_long_overfits():
 
 
 # ------------------------------------------------------------------------- the measurements
-def test_gradient_check_and_update_ratio_match_hand_computation():
+def test_gradient_norms_and_update_ratio_match_hand_computation():
     rng = np.random.default_rng(1)
     X, y = rng.standard_normal((40, 3)), rng.integers(0, 2, 40)
     model = Network(mlp_spec([3, 5, 4, 2], "tanh", dtype="float64"), rng=2)

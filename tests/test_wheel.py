@@ -91,7 +91,7 @@ def test_wheel_contains_mnist_and_trains_offline_in_a_fresh_venv(tmp_path):
             info = z.getinfo(f"mlplab/data/files/{f}")
             assert info.file_size > 1000, f
         assert "mlplab/data/files/SHA256SUMS" in names
-        assert "mlplab/runs.py" in names and "mlplab/commands/train.py" in names
+        assert "mlplab/runs/__init__.py" in names and "mlplab/commands/train.py" in names
 
     venv = tmp_path / "fresh"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])

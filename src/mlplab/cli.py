@@ -2,8 +2,9 @@
 
 Each sub-command lives in its own module under :mod:`mlplab.commands` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to the function that runs it.
-User mistakes (an :class:`~mlplab.errors.MlplabError`, a bad flag) print one line on stderr and
-exit with status 2; Ctrl-C exits with 130.
+User mistakes (an :class:`~mlplab.errors.MlplabError`, a bad flag) and files that cannot be
+read or written (an :class:`OSError`) print one line on stderr and exit with status 2; Ctrl-C
+exits with 130.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``mlplab`` parser with every sub-command of :data:`COMMANDS` registered."""
     parser = _Parser(
         prog="mlplab",
         description="A laboratory for neural networks, from the perceptron to the MLP.",
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -68,6 +71,10 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a file the command reads or writes outside mlplab.io
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"mlplab {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     return int(code or 0)
 
 

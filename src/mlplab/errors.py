@@ -13,6 +13,7 @@ __all__ = [
     "DataError",
     "CheckpointError",
     "TrainingError",
+    "OutputError",
     "check_range",
     "check_choice",
 ]
@@ -36,6 +37,14 @@ class CheckpointError(MlplabError):
 
 class TrainingError(MlplabError):
     """Training cannot proceed as asked (e.g. gradient training through a step unit)."""
+
+
+class OutputError(MlplabError, OSError):
+    """A file cannot be written (a folder in its place, a full disk, no permission).
+
+    Also an :class:`OSError`, so code that catches those keeps working; the message names the
+    path and the cause, and nothing half-written is left behind (see :mod:`mlplab.io`).
+    """
 
 
 def check_range(
@@ -65,7 +74,9 @@ def check_range(
             raise TypeError
         num = float(value)
     except (TypeError, ValueError):
-        raise error(f"{field} must be {kind} in {span}, got {value!r}") from None
+        raise error(f"{field} must be {kind} in {span}, got {_short(value)}") from None
+    except OverflowError:  # an int too large for a float: beyond any range we check
+        raise error(f"{field} must be {kind} in {span}, got {_short(value)}") from None
     bad = num != num or (not allow_inf and num in (float("inf"), float("-inf")))
     if not bad and integer and num not in (float("inf"), float("-inf")) and num != int(num):
         bad = True
@@ -74,8 +85,19 @@ def check_range(
     if hi is not None:
         bad |= num >= hi if hi_open else num > hi
     if bad:
-        raise error(f"{field} must be {kind} in {span}, got {value!r}")
+        raise error(f"{field} must be {kind} in {span}, got {_short(value)}")
     return int(num) if integer else value
+
+
+def _short(value, limit: int = 40) -> str:
+    """``repr(value)``, shortened in the middle when longer than ``limit`` characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int with more digits than Python will print
+        return f"an integer too large to show ({type(value).__name__})"
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]}…{text[-limit // 2 :]} ({len(text)} characters)"
 
 
 def check_choice(field: str, value, choices, *, error: type[MlplabError] = ConfigError):

@@ -96,6 +96,7 @@ class Attribution:
     tried: list = field(default_factory=list)
 
     def to_dict(self, *, arrays: bool = True) -> dict:
+        """The attribution as a JSON-serialisable dict."""
         out = {
             "method": self.method,
             "target": self.target,

@@ -120,6 +120,7 @@ RECIPES: dict[str, dict] = {
 
 
 def recipe_names() -> list[str]:
+    """The names of the recipes, for ``--recipe`` choices."""
     return list(RECIPES)
 
 

@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 from mlplab.cli import main
 from mlplab.commands.doctor import attach_doctor, finish_doctor
 from mlplab.diagnostics import DIAGNOSTICS_JSON, read_diagnostics
-from mlplab.diagnostics_plots import FIGURES
+from mlplab.diagnostics.figures import FIGURES
 from mlplab.runs import RunConfig, execute_run, prepare_run
 
 
@@ -90,8 +90,10 @@ def test_train_doctor_json_has_findings_and_writes_diagnostics(tmp_path, capsys)
     out = tmp_path / "div"
     argv = ["train", "--dataset", "mnist", "--subset", "1000", "--epochs", "2", "--doctor"]
     bad = ["--hidden", "64,64,64,64,64,64", "--init", "normal", "--optimizer", "sgd"]
-    assert main([*argv, *bad, "--lr", "0.1", "--out", str(out), "--json"]) == 0
-    s = json.loads(capsys.readouterr().out)
+    assert main([*argv, *bad, "--lr", "0.1", "--out", str(out), "--json"]) == 3  # diverged
+    captured = capsys.readouterr()
+    assert "diverged in epoch" in captured.err
+    s = json.loads(captured.out)
     assert s["stop_reason"] == "divergence"
     ids = [f["id"] for f in s["findings"]]
     assert ids[0] == "divergence" and "exploding_gradient" in ids

@@ -13,6 +13,7 @@ ort = pytest.importorskip("onnxruntime")
 from mlplab.backends.torch import export_onnx  # noqa: E402
 from mlplab.cli import main  # noqa: E402
 from mlplab.core.network import Network, mlp_spec  # noqa: E402
+from mlplab.io import save_network  # noqa: E402
 
 SPECS = {
     "softmax-relu-f32": mlp_spec([5, 8, 7, 3], "relu", dtype="float32"),
@@ -55,7 +56,7 @@ def test_cli_export_from_run_dir(tmp_path, capsys):
     model = Network(SPECS["softmax-relu-f32"], rng=0)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    model.save(run_dir / "model.npz")
+    save_network(model, run_dir / "model.npz")
     out = tmp_path / "model.onnx"
     assert main(["export", str(run_dir), "--onnx", str(out)]) == 0
     text = capsys.readouterr().out
@@ -72,7 +73,7 @@ def test_cli_export_from_run_dir(tmp_path, capsys):
 def test_cli_export_errors(tmp_path, capsys):
     assert main(["export", str(tmp_path), "--onnx", str(tmp_path / "x.onnx")]) == 2
     assert "no model file" in capsys.readouterr().err
-    Network(SPECS["mse-tanh-f64"]).save(tmp_path / "model.npz")
+    save_network(Network(SPECS["mse-tanh-f64"]), tmp_path / "model.npz")
     missing = tmp_path / "nowhere" / "x.onnx"
     assert main(["export", str(tmp_path), "--onnx", str(missing)]) == 2
     assert "does not exist" in capsys.readouterr().err

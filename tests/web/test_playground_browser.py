@@ -219,9 +219,9 @@ def test_export_and_reimport_a_model(page, server, tmp_path):
     dl.value.save_as(json_file)
     assert '"0.weight"' in json_file.read_text()
 
-    from mlplab.core.network import Network
+    from mlplab.io import load_network
 
-    model = Network.load(model_file)
+    model = load_network(model_file)
     assert [la.units for _, la in model.dense_layers()] == [8, 8, 1]
     # change the network, then bring the exported one back
     page.click("#btn-del-layer")

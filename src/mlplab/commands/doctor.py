@@ -97,7 +97,7 @@ def finish_doctor(doctor, run_) -> list[dict]:
     again with the run's history instead of being overwritten by an empty one.
     """
     from mlplab.diagnostics import DIAGNOSTICS_JSON, diagnose, read_diagnostics
-    from mlplab.diagnostics_plots import write_figures
+    from mlplab.diagnostics.figures import write_figures
     from mlplab.io import atomic_write_json
 
     path = run_.dir.file(DIAGNOSTICS_JSON)
@@ -122,7 +122,7 @@ def run(args) -> int:
     layers = _layer_table(record)
     figures = []
     if args.figures:
-        from mlplab.diagnostics_plots import write_figures
+        from mlplab.diagnostics.figures import write_figures
 
         figures = write_figures(record, result["run"])
     if args.json:
@@ -169,7 +169,7 @@ def _print(result, layers, findings, figures) -> None:
     out = Console(highlight=False)
     live = "yes" if result["live_diagnostics"] else "no (run trained without --doctor)"
     out.print(
-        f"[bold]mlplab doctor[/] {result['run']}: weights from {result['weights']}, "
+        f"[bold]mlplab doctor[/] {_escape(result['run'])}: weights from {result['weights']}, "
         f"epoch {result['epoch']}; live diagnostics: {live}"
     )
     if layers:
@@ -193,4 +193,4 @@ def _print(result, layers, findings, figures) -> None:
     for f in findings:
         out.print(finding_text(f))
     for path in figures:
-        out.print(f"figure: {path}")
+        out.print(f"figure: {path}", markup=False)

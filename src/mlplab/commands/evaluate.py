@@ -59,12 +59,12 @@ def _jsonable(x):
 
 def _print(res: dict) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(highlight=False)
-    table = Table(
-        title=f"{res['run']} on {res['dataset']} ({res['split']}, n = {res['n']}; {res['weights']})"
-    )
+    title = f"{res['run']} on {res['dataset']} ({res['split']}, n = {res['n']}; {res['weights']})"
+    table = Table(title=escape(title))
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in res.items():
@@ -77,7 +77,7 @@ def _print(res: dict) -> None:
         t = Table(title="confusion matrix (rows: true, columns: predicted)")
         t.add_column("")
         for n in names:
-            t.add_column(n, justify="right")
+            t.add_column(escape(n), justify="right")
         for n, row in zip(names, cm):
-            t.add_row(n, *map(str, row))
+            t.add_row(escape(n), *map(str, row))
         console.print(t)

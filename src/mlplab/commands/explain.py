@@ -96,16 +96,21 @@ def _target(arg, class_names, n_out: int, task: str):
 
 def run(args) -> int:
     from mlplab import runs
-    from mlplab.diagnostics_plots import attribution_figure
+    from mlplab.diagnostics.figures import attribution_figure
     from mlplab.errors import ConfigError
     from mlplab.explain import explain
     from mlplab.io import atomic_write_bytes
+    from mlplab.runs.workflow import resolved_saved, same_data
 
     run_dir = runs.RunDir.open(args.dir)
     spec = run_dir.read_spec()
-    cfg = runs.RunConfig.from_dict(spec["config"])
+    cfg = runs.RunConfig.from_dict(spec["config"], source=str(run_dir.spec_path))
     model, source = run_dir.load_model()
-    ds = runs.load_data(cfg.resolved())
+    ds = same_data(
+        resolved_saved(cfg, run_dir),
+        spec,
+        consequence=f"--index {args.index} would pick another row than the run's own splits hold",
+    )
     X, y = getattr(ds, f"X_{args.split}"), getattr(ds, f"y_{args.split}")
     if not 0 <= args.index < len(X):
         raise ConfigError(
@@ -172,11 +177,14 @@ def _name(k, names):
 def _print(info, att, feature_names, shape) -> None:
     import numpy as np
     from rich.console import Console
+    from rich.markup import escape
 
     out = Console(highlight=False)
     out.print(
-        f"[bold]{info['split']}[{info['index']}][/]: label {info['label']}, predicted "
-        f"{info['prediction']}; explaining the {att.wrt} of {info['target_name']} "
+        f"[bold]{info['split']}\\[{info['index']}][/]: label {escape(str(info['label']))}, "
+        "predicted "
+        f"{escape(str(info['prediction']))}; explaining the {att.wrt} of "
+        f"{escape(str(info['target_name']))} "
         f"with {att.method} (weights: {info['weights']})"
     )
     s = float(np.sum(att.attributions))
@@ -202,5 +210,5 @@ def _print(info, att, feature_names, shape) -> None:
     if shape is None:
         order = np.argsort(-np.abs(att.attributions))[:10]
         top = ", ".join(f"{feature_names[i]} {att.attributions[i]:+.4g}" for i in order)
-        out.print(f"largest attributions: {top}")
-    out.print(f"figure: {info['figure']}")
+        out.print(f"largest attributions: {top}", markup=False)
+    out.print(f"figure: {info['figure']}", markup=False)

@@ -64,12 +64,12 @@ def run(args) -> int:
         from mlplab.backends.torch import export_onnx
     except ImportError:
         raise ConfigError("export needs PyTorch and onnx: pip install 'mlplab[torch]'") from None
-    from mlplab.core.network import Network
+    from mlplab.io import load_network
 
     if not 9 <= args.opset <= 23:
         raise ConfigError(f"--opset must be an integer in [9, 23], got {args.opset}")
     src = model_path(args.run_dir)
-    model = Network.load(src)
+    model = load_network(src)
     out = Path(args.onnx)
     if out.parent and not out.parent.is_dir():
         raise ConfigError(f"--onnx: folder {str(out.parent)!r} does not exist")

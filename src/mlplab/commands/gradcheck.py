@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from mlplab.commands.argtypes import nonnegative_int
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -16,7 +18,9 @@ def register(sub) -> None:
         ),
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random test points (default 0)")
+    p.add_argument(
+        "--seed", type=nonnegative_int, default=0, help="seed of the random test points (default 0)"
+    )
     p.add_argument(
         "--no-torch",
         action="store_true",

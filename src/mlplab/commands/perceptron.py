@@ -151,4 +151,4 @@ def _summary(out: dict) -> None:
         )
     )
     if out.get("plot"):
-        c.print(f"plot written to {out['plot']}")
+        c.print(f"plot written to {out['plot']}", markup=False)

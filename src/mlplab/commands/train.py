@@ -1,8 +1,9 @@
 """``mlplab train``: train an MLP on a data set into a run folder, with checkpoints after every
 epoch; ``--resume DIR`` continues an interrupted run exactly where its last epoch ended.
 
-The command is a thin layer over :mod:`mlplab.runs`.  To add flags, extend
-:func:`add_arguments` (a new :class:`~mlplab.runs.RunConfig` field whose flag ``dest`` has the
+The command is a thin layer over :mod:`mlplab.runs`; the run's flags are in
+:mod:`mlplab.commands.run_flags`.  To add flags, extend them or :func:`add_arguments` (a new
+:class:`~mlplab.runs.RunConfig` field whose flag ``dest`` has the
 same name is saved and resume-checked automatically) and, for behaviour, :func:`build_from_args`
 (settings → :class:`~mlplab.runs.Run`) or :func:`make_callbacks` (progress, diagnostics …).
 """
@@ -14,6 +15,7 @@ import math
 import sys
 
 from mlplab import runs
+from mlplab.commands import run_flags
 from mlplab.core.train import Callback
 from mlplab.errors import ConfigError
 
@@ -27,14 +29,25 @@ weights as an uninterrupted run. Defaults: --hidden 256,256 --activation relu --
 `mlplab train --dataset mnist --hidden 256,256 --epochs 5` reaches about 98.2 % test accuracy.
 With --members K the folder holds K such runs in members/0 … K-1 and, at the top, the one
 model that averages their logits.
+
+Exit status: 0 trained; 2 bad input or a file that cannot be read or written (one line on
+stderr); 3 training diverged (a loss or weight became NaN or infinite): the run folder keeps
+the last finite state, one line on stderr names the epoch and step, and
+`mlplab train --resume DIR --lr <lower>` continues from there; 130 interrupted (Ctrl-C).
 """
+
+#: Exit status of ``mlplab train`` when training diverged (see DESCRIPTION).
+EXIT_DIVERGED = 3
 
 
 def register(sub) -> None:
+    import argparse
+
     p = sub.add_parser(
         "train",
         help="train a model into a run folder (checkpoints, curves, metrics)",
         description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(p)
     p.set_defaults(func=run)
@@ -52,11 +65,17 @@ def add_arguments(p) -> None:
         "(98 %% test accuracy in about a second), best (lowest error, minutes); see "
         "mlplab.recipes",
     )
-    runs.add_data_args(p)
-    runs.add_model_args(p)
-    runs.add_train_args(p)
+    run_flags.add_data_args(p)
+    run_flags.add_model_args(p)
+    run_flags.add_train_args(p)
     g = p.add_argument_group("output")
     g.add_argument("--out", default=None, metavar="DIR", help="run folder to create")
+    g.add_argument(
+        "--force",
+        action="store_true",
+        help="let --out be a folder that holds other files (files named like the run's are "
+        "replaced); without it such a folder is refused",
+    )
     g.add_argument(
         "--resume",
         default=None,
@@ -84,7 +103,7 @@ def build_from_args(args) -> runs.Run | runs.EnsembleRun:
             )
         if getattr(args, "recipe", None) is not None:
             raise ConfigError("--recipe starts a new run; a resumed run keeps its saved settings")
-        return runs.resume_run(args.resume, given=runs.given_settings(args))
+        return runs.resume_run(args.resume, given=run_flags.given_settings(args))
     defaults = None
     if getattr(args, "recipe", None) is not None:
         from mlplab.recipes import recipe_settings
@@ -92,10 +111,11 @@ def build_from_args(args) -> runs.Run | runs.EnsembleRun:
         defaults = recipe_settings(args.recipe)
     elif args.dataset is None:
         raise ConfigError("--dataset is required (see `mlplab datasets`), or --resume DIR")
-    cfg = runs.config_from_args(args, defaults=defaults)
+    cfg = run_flags.config_from_args(args, defaults=defaults)
+    force = bool(getattr(args, "force", False))
     if cfg.members > 1:
-        return runs.prepare_ensemble(cfg, args.out)
-    return runs.prepare_run(cfg, args.out)
+        return runs.prepare_ensemble(cfg, args.out, force=force)
+    return runs.prepare_run(cfg, args.out, force=force)
 
 
 def _same(a, b) -> bool:
@@ -117,10 +137,12 @@ class ProgressCallback(Callback):
         self.seen = 0
 
     def on_train_begin(self, trainer):
+        """Note the number of batches per epoch."""
         epochs = trainer.config.epochs
         self.steps = trainer.total_steps // epochs if epochs else 0
 
     def on_epoch_begin(self, trainer):
+        """Start a progress bar for the epoch."""
         self.loss_sum, self.seen = 0.0, 0
         self.task = self.progress.add_task(
             f"{self.prefix}epoch {trainer.epoch + 1}/{trainer.config.epochs}",
@@ -129,11 +151,13 @@ class ProgressCallback(Callback):
         )
 
     def on_batch_end(self, trainer, batch_loss):
+        """Advance the bar and show the running training loss."""
         self.loss_sum += batch_loss
         self.seen += 1
         self.progress.update(self.task, advance=1, stats=f"loss {self.loss_sum / self.seen:.4f}")
 
     def on_epoch_end(self, trainer):
+        """Complete the bar with the epoch's train/validation loss and metric."""
         rec = trainer.history.last()
         m = trainer.metric
         short = {"accuracy": "acc", "deviance": "dev"}.get(m, m)
@@ -150,6 +174,7 @@ def _pair(name, train, val) -> str:
 
 
 def make_progress(console):
+    """A rich :class:`~rich.progress.Progress` on ``console`` with the columns of the epoch bars."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -190,9 +215,9 @@ def run(args) -> int:
         state = (
             "already complete" if run_.finished else f"from epoch {run_.resumed_from} of {total}"
         )
-        err.print(f"resuming {run_.dir.path} {state}", highlight=False)
+        err.print(f"resuming {run_.dir.path} {state}", highlight=False, markup=False)
     for note in run_.notes:
-        err.print(f"note: {note}", highlight=False)
+        err.print(f"note: {note}", highlight=False, markup=False)
     progress = None if args.json else make_progress(err)
     callbacks = make_callbacks(args, run_, progress)
     try:
@@ -223,12 +248,33 @@ def run(args) -> int:
             err.print(
                 f"doctor: {len(summary['findings'])} finding(s); {run_.dir.path}/diagnostics.json",
                 highlight=False,
+                markup=False,
             )
     if args.json:
         print(json.dumps(_jsonable(summary)))
-    else:
+    if summary.get("stop_reason") == "divergence":
+        print(divergence_line(summary), file=sys.stderr)
+        return EXIT_DIVERGED
+    if not args.json:
         _print_summary(summary)
     return 0
+
+
+def divergence_line(summary: dict) -> str:
+    """One line for a run that diverged: where, what was kept, what to try."""
+    d = summary.get("divergence") or {}
+    cause = {"loss": "the training loss", "parameters": "the weights"}.get(
+        d.get("cause"), "the validation loss"
+    )
+    lr = summary.get("lr")
+    lower = f"{lr / 10:g}" if isinstance(lr, (int, float)) else "<lower>"
+    kept = d.get("restored_epoch")
+    return (
+        f"mlplab train: diverged in epoch {d.get('epoch')} at step {d.get('step')} ({cause} "
+        f"became NaN or infinite); {summary['out']} keeps the last finite state (epoch {kept}) — "
+        f"try a lower learning rate: mlplab train --resume {summary['out']} --lr {lower} "
+        "(or, in a new run, --clip-grad-norm 1 or --schedule warmup_cosine)"
+    )
 
 
 def _run_ensemble(args, ens: runs.EnsembleRun, err) -> int:
@@ -240,7 +286,7 @@ def _run_ensemble(args, ens: runs.EnsembleRun, err) -> int:
         state = (
             "already complete" if ens.finished else f"with {ens.resumed_from} of {k} members done"
         )
-        err.print(f"resuming {ens.dir.path} {state}", highlight=False)
+        err.print(f"resuming {ens.dir.path} {state}", highlight=False, markup=False)
     progress = None if args.json else make_progress(err)
     callbacks = lambda m, r: (
         [] if progress is None else [ProgressCallback(progress, f"member {m + 1}/{k} ")]
@@ -281,6 +327,7 @@ def _jsonable(d: dict) -> dict:
 
 def _print_summary(s: dict) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     out = Console(highlight=False)
     shown = []
@@ -298,7 +345,7 @@ def _print_summary(s: dict) -> None:
     if s.get("members"):
         what = f"{s['members']} members × {s['epochs']} epochs, averaged"
     out.print(
-        f"[bold]{s['dataset']}[/] test: {' · '.join(shown)}  "
+        f"[bold]{escape(s['dataset'])}[/] test: {' · '.join(shown)}  "
         f"({what}, {s['train_seconds']:.1f} s of training{stop})"
     )
     files = (
@@ -306,4 +353,4 @@ def _print_summary(s: dict) -> None:
         if s.get("members")
         else "model.npz, metrics.json, curves.png, history.csv"
     )
-    out.print(f"run saved in {s['out']}  ({files})")
+    out.print(f"run saved in {s['out']}  ({files})", markup=False)

@@ -199,4 +199,4 @@ def _summary(out: dict, activations, widths) -> None:
     preds = ", ".join(f"{v:.3f}" for v in out["least_squares"]["predictions"])
     c.print(f"least-squares linear fit predicts: {preds}")
     if out.get("plot"):
-        c.print(f"plot written to {out['plot']}")
+        c.print(f"plot written to {out['plot']}", markup=False)

@@ -425,7 +425,7 @@ class Network:
 
     # ------------------------------------------------------------------ serialisation
     def to_bytes(self) -> bytes:
-        """Spec and weights in one ``.npz`` byte string (see :mod:`mlplab.io` for files)."""
+        """Spec and weights in one ``.npz`` byte string (files: :func:`mlplab.io.save_network`)."""
         import io
 
         buf = io.BytesIO()
@@ -452,18 +452,6 @@ class Network:
             raise CheckpointError(f"{source} holds an invalid spec: {exc}") from None
         model.load_state_dict(state)
         return model
-
-    def save(self, path) -> None:
-        """Write spec + weights to ``path`` atomically (temporary file, then rename)."""
-        from mlplab.io import atomic_write_bytes
-
-        atomic_write_bytes(path, self.to_bytes())
-
-    @classmethod
-    def load(cls, path, *, spec: dict | None = None) -> Network:
-        from mlplab.io import read_bytes
-
-        return cls.from_bytes(read_bytes(path), source=str(path), spec=spec)
 
 
 def _comparable(spec: dict) -> str:

@@ -1,4 +1,4 @@
-"""Read a numeric CSV file with a header row into a split :class:`~mlplab.data.datasets.Dataset`.
+"""Read a numeric CSV file with a header row into a split :class:`~mlplab.data.splits.Dataset`.
 
 Every problem is a :class:`~mlplab.errors.DataError` naming the file and, where the problem sits
 in one cell, its line and column (1-based, counted as a text editor shows them), e.g.::
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlplab.data.datasets import TASKS, Dataset, _assemble, _generator, _Raw
+from mlplab.data.splits import TASKS, Dataset, Raw, assemble, make_generator
 from mlplab.errors import ConfigError, DataError, check_choice, check_range
 
 __all__ = ["load_csv"]
@@ -167,7 +167,7 @@ def load_csv(
         check_choice("task", task, TASKS)
     check_range("val_fraction", val_fraction, 0.0, 1.0, hi_open=True)
     check_range("test_fraction", test_fraction, 0.0, 1.0, hi_open=True)
-    rng = _generator(seed)
+    rng = make_generator(seed)
 
     header, rows = _read_table(name)
     columns = _check_header(name, header)
@@ -184,14 +184,14 @@ def load_csv(
 
     X = np.column_stack([_numeric_column(name, rows, c, columns[c]) for c in feature_cols])
     task, y, class_names = _target(name, rows, target_cols, columns, task)
-    raw = _Raw(
+    raw = Raw(
         X,
         y,
         [columns[c] for c in feature_cols],
         class_names,
         meta={"source": name, "target_names": targets},
     )
-    return _assemble(
+    return assemble(
         Path(name).name,
         task,
         raw,
