@@ -337,8 +337,62 @@ def test_divergence_stops_and_restores_the_last_finite_weights():
         hist = fit(net, X, y, optimizer="sgd", lr=5.0, epochs=20, batch_size=8, callbacks=[start])
     rec = hist.last()
     assert rec["diverged"] and not np.isfinite(rec["train_loss"])
+    assert rec["cause"] == "loss" and rec["step"] >= 1
     assert states_equal(net.state_dict(), start.state)
     assert all(np.all(np.isfinite(v)) for v in net.state_dict().values())
+
+
+class HugeStepFrom(Callback):
+    """From epoch ``epoch`` (1-based) on, a learning rate so large that the update overflows."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_epoch_begin(self, trainer):
+        self.state = trainer.model.state_dict()
+        self.opt = trainer.optimizer.state_dict()
+        self.step = trainer.step
+        if trainer.epoch + 1 >= self.epoch:
+            trainer.optimizer.base_lr = 1e300  # float32(η) = inf: the update overflows
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_an_update_that_makes_the_weights_non_finite_is_never_kept(fast):
+    X, y = xor_blobs(64, seed=0)
+    net = Network.from_sizes([2, 8, 2], "relu", rng=0)
+    watch = HugeStepFrom(2)
+    trainer = Trainer(
+        net,
+        {"name": "sgd", "lr": 0.1, "momentum": 0.9},
+        config=TrainConfig(epochs=3, batch_size=16),
+        rng=0,
+        callbacks=[watch],
+        fast=fast,
+    )
+    with np.errstate(all="ignore"):
+        hist = trainer.fit(X, y)
+    rec = hist.last()
+    assert trainer.stop_reason == "divergence" and rec["diverged"] and len(hist) == 2
+    assert rec["cause"] == "parameters" and np.isfinite(rec["train_loss"])
+    assert rec["epoch"] == 2 and rec["restored_epoch"] == 1 and rec["step"] == 4 + 1
+    # the weights, the optimizer's state and the step counter are those of the end of epoch 1
+    assert states_equal(net.state_dict(), watch.state)
+    assert trainer.step == watch.step == 4
+    assert trainer.optimizer.t == watch.opt["t"] == 4
+    for name, st in watch.opt["state"].items():
+        assert states_equal(trainer.optimizer.state[name], st)
+
+
+def test_finite_weights_with_a_non_finite_validation_loss_are_not_kept():
+    X, y = xor_blobs(64, seed=0)
+    net = Network.from_sizes([2, 8, 2], "relu", rng=0)
+    X_val = np.full((4, 2), 3e38)  # the logits overflow float32
+    start = HugeStepFrom(10)
+    with np.errstate(all="ignore"):
+        hist = fit(net, X, y, validation=(X_val, y[:4]), optimizer="sgd", epochs=2, callbacks=[start])
+    rec = hist.last()
+    assert rec["diverged"] and rec["cause"] == "validation" and rec["restored_epoch"] == 0
+    assert states_equal(net.state_dict(), start.state)
 
 
 def test_callback_order_and_stop():

@@ -505,7 +505,7 @@ class TorchTrainer(TrainerBase):
             for cb in self.callbacks:
                 cb.on_epoch_begin(self)
             if cfg.stop_on_nonfinite:
-                self.last_good_state = {k: v.detach().clone() for k, v in self.params.items()}
+                self.last_good_state = self._capture_state()
             order = self.rng.permutation(n) if cfg.shuffle else np.arange(n)
             order_t = torch.as_tensor(order, device=self.device)
             loss_sum, seen = 0.0, 0
@@ -522,7 +522,7 @@ class TorchTrainer(TrainerBase):
                 loss_t.backward()
                 loss = loss_t.item() + self._penalty()
                 if not math.isfinite(loss):
-                    self._diverged(loss)
+                    self._diverged(loss, "loss")
                     break
                 if cfg.clip_grad_norm:
                     self._clip()
@@ -533,6 +533,9 @@ class TorchTrainer(TrainerBase):
                 if cfg.max_norm:
                     self._max_norm()
                 self._stale = True
+                if not self._params_finite():
+                    self._diverged(loss, "parameters")
+                    break
                 self.step += 1
                 m = len(idx)
                 loss_sum += loss * m
@@ -548,6 +551,9 @@ class TorchTrainer(TrainerBase):
                 zv = self._logits(Xv_t)
                 rec["val_loss"] = model.head.loss(zv, y_val)
                 rec.update({f"val_{k}": v for k, v in _metrics(model.head, zv, y_val).items()})
+                if not math.isfinite(rec["val_loss"]):  # finite weights whose outputs overflow
+                    self._diverged(rec["val_loss"], "validation")
+                    break
             rec["lr"] = self.lr
             rec["seconds"] = time.perf_counter() - t0
             self.epoch += 1
@@ -563,13 +569,29 @@ class TorchTrainer(TrainerBase):
             cb.on_train_end(self)
         return self.history
 
-    def _diverged(self, loss) -> None:
-        """Stop, put back the weights of the last finished epoch, record the divergence."""
-        self._mark_diverged(loss)
-        if self.last_good_state is not None:
-            with torch.no_grad():
-                for k, v in self.params.items():
-                    v.copy_(self.last_good_state[k])
+    def _params_finite(self) -> bool:
+        """True when every parameter entry is finite (one fused reduction per tensor)."""
+        with torch.no_grad():
+            total = sum(torch.sum(p, dtype=torch.float64) for p in self.params.values())
+        return math.isfinite(float(total))
+
+    def _capture_state(self) -> dict:
+        """Copies of the weights, buffers, torch optimizer state and step counter."""
+        return {
+            "model": {k: _to_numpy(v) for k, v in self.module.state_dict().items()},
+            "optimizer": self._optimizer_state(),
+            "step": self.step,
+        }
+
+    def _restore_state(self, state: dict) -> None:
+        """Put back a :meth:`_capture_state` copy into the torch module and optimizer."""
+        sd = self.module.state_dict()
+        with torch.no_grad():
+            for k, v in state["model"].items():
+                sd[k].copy_(torch.as_tensor(v))
+        self._load_optimizer_state(state["optimizer"])
+        self.step = state["step"]
+        self._stale = True
 
 
 def torch_fit(

@@ -37,6 +37,7 @@ __all__ = [
     "fit",
     "evaluate",
     "metric_name",
+    "params_finite",
 ]
 
 
@@ -244,8 +245,11 @@ class TrainerBase:
             return self.config.clip_grad_norm / (norm + 1e-12)
         return None
 
-    def _mark_diverged(self, loss) -> None:
-        """Stop the run and record the epoch whose loss turned non-finite."""
+    def _mark_diverged(self, loss, step: int, cause: str) -> None:
+        """Stop the run and record where it diverged: the epoch, the optimizer ``step``
+        (1-based, counted over the whole run) whose loss or update turned non-finite, the
+        ``cause`` (``"loss"``, ``"parameters"``, or ``"validation"`` when finite weights give
+        a non-finite validation loss) and the epoch whose end state is kept."""
         self.stop = True
         self.stop_reason = "divergence"
         self.history.append(
@@ -254,8 +258,25 @@ class TrainerBase:
                 "train_loss": float(loss),
                 "diverged": True,
                 "restored_epoch": self.epoch,
+                "step": int(step),
+                "cause": cause,
             }
         )
+
+    def _diverged(self, loss, cause: str) -> None:
+        """Stop, put back the state of the last finished epoch (weights, buffers, optimizer
+        state and step counter) and record the divergence at the step being taken."""
+        self._mark_diverged(loss, self.step + (cause != "validation"), cause)
+        if self.last_good_state is not None:
+            self._restore_state(self.last_good_state)
+
+    def _capture_state(self) -> dict:  # pragma: no cover - abstract
+        """A copy of what :meth:`_diverged` puts back (subclasses implement it)."""
+        raise NotImplementedError
+
+    def _restore_state(self, state: dict) -> None:  # pragma: no cover - abstract
+        """Put back a :meth:`_capture_state` copy (subclasses implement it)."""
+        raise NotImplementedError
 
     def _early_stopping(self, rec) -> None:
         val = rec["val_loss"]
@@ -365,7 +386,7 @@ class Trainer(TrainerBase):
             for cb in self.callbacks:
                 cb.on_epoch_begin(self)
             if cfg.stop_on_nonfinite:
-                self.last_good_state = {k: v.copy() for k, v in params.items()}
+                self.last_good_state = self._capture_state()
             order = self.rng.permutation(n) if cfg.shuffle else np.arange(n)
             loss_sum, metric_sum, seen = 0.0, 0.0, 0
             for start in range(0, n, bs):
@@ -385,7 +406,7 @@ class Trainer(TrainerBase):
                         z, loss = fast.forward_backward(Xb, yb, self.rng)
                         loss += self._penalty()
                 if not math.isfinite(loss):
-                    self._diverged(params, loss)
+                    self._diverged(loss, "loss")
                     break
                 if cfg.clip_grad_norm:
                     self._clip()
@@ -397,6 +418,9 @@ class Trainer(TrainerBase):
                     fast.update()
                 if cfg.max_norm:
                     self._max_norm()
+                if not params_finite(params.values()):
+                    self._diverged(loss, "parameters")
+                    break
                 self.step += 1
                 m = len(idx)
                 loss_sum += loss * m
@@ -412,6 +436,9 @@ class Trainer(TrainerBase):
                 ev = evaluate(model, X_val, y_val)
                 rec["val_loss"] = ev.pop("loss")
                 rec.update({f"val_{k}": v for k, v in ev.items()})
+                if not math.isfinite(rec["val_loss"]):  # finite weights whose outputs overflow
+                    self._diverged(rec["val_loss"], "validation")
+                    break
             rec["lr"] = self.optimizer.lr
             rec["seconds"] = time.perf_counter() - t0
             self.epoch += 1
@@ -425,12 +452,29 @@ class Trainer(TrainerBase):
             cb.on_train_end(self)
         return self.history
 
-    def _diverged(self, params, loss) -> None:
-        """Stop, put back the weights of the last finished epoch, record the divergence."""
-        self._mark_diverged(loss)
-        if self.last_good_state is not None:
-            for k, v in params.items():
-                v[...] = self.last_good_state[k]
+    def _capture_state(self) -> dict:
+        """Copies of the weights, buffers, optimizer state and step counter."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+        }
+
+    def _restore_state(self, state: dict) -> None:
+        """Put back a :meth:`_capture_state` copy."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = state["step"]
+
+
+def params_finite(arrays) -> bool:
+    """True when every entry of every array is finite.
+
+    One reduction per array: a sum is finite exactly when no entry is inf or NaN (or the
+    entries are so large that their sum overflows, which counts as diverged too).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return math.isfinite(sum(float(np.sum(a)) for a in arrays))
 
 
 def fit(
