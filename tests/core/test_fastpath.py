@@ -3,12 +3,14 @@ and optimizer, one step and whole training runs, traces, callbacks and resume.""
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 import pytest
 
-from mlplab.core.fastpath import FastStep, fast_optimizer_step
+from mlplab.core.fastpath import FastStep, fast_issues, fast_optimizer_step
+from mlplab.core.layers import Dense
 from mlplab.core.network import Network, mlp_spec
 from mlplab.core.optim import SGD, Adam, AdamW, Optimizer, make_optimizer
 from mlplab.core.train import Callback, TrainConfig, Trainer, fit
@@ -241,3 +243,58 @@ def test_non_finite_logits_report_the_reference_loss():
     ref = twin.loss_and_grad(model._as_input(X), yv)
     assert not math.isfinite(loss)
     assert math.isnan(loss) == math.isnan(ref)
+
+
+# --------------------------------------------------------------------------- refusal
+class DampenedSGD(SGD):
+    """SGD with torch's ``dampening``: a setting the fast SGD update does not implement."""
+
+    def __init__(self, lr=0.05, momentum=0.9, dampening=0.5):
+        super().__init__(lr, momentum)
+        self.dampening = dampening
+
+    def hyperparameters(self):
+        return {**super().hyperparameters(), "dampening": self.dampening}
+
+    def _update(self, name, p, g):
+        st = self.state.setdefault(name, {})
+        if "momentum_buffer" not in st:
+            st["momentum_buffer"] = np.array(g, copy=True)
+        else:
+            st["momentum_buffer"] *= self.momentum
+            st["momentum_buffer"] += (1 - self.dampening) * g
+        p -= p.dtype.type(self.lr) * st["momentum_buffer"]
+
+
+def test_a_setting_the_fast_update_does_not_know_falls_back_visibly(caplog):
+    X, y = _data()
+    runs = []
+    for fast in (True, False):
+        model = Network.from_sizes([7, 10, 3], "relu", rng=0)
+        with caplog.at_level(logging.DEBUG, logger="mlplab.core.fastpath"):
+            fit(model, X, y, optimizer=DampenedSGD(), epochs=2, batch_size=20, rng=0, fast=fast)
+        runs.append(model)
+    _same_state(*runs)  # the dampening was applied on the fast path too
+    assert "overrides" in DampenedSGD().fast_issue()
+    messages = [r.getMessage() for r in caplog.records if r.name == "mlplab.core.fastpath"]
+    assert any("optimizer" in m and "reference" in m for m in messages)
+
+
+def test_a_new_setting_on_a_kernel_class_is_refused_not_ignored(caplog):
+    class WideDense(Dense):
+        def spec(self):
+            return {**super().spec(), "scale_output": 2.0}  # a setting no kernel knows
+
+    model = Network.from_sizes([7, 10, 3], "relu", rng=0)
+    model.layers[0].__class__ = WideDense
+    assert "scale_output" in fast_issues(model)["layer 0 (WideDense)"]
+    with caplog.at_level(logging.DEBUG, logger="mlplab.core.fastpath"):
+        step = FastStep(model, SGD())
+    assert step.kernel == [False, True, True]
+    assert any("layer 0 (WideDense)" in r.getMessage() for r in caplog.records)
+    # the kernels the fast path has are used with their own settings only
+    assert fast_issues(Network.from_sizes([7, 10, 3], "relu", rng=0), SGD(momentum=0.9)) == {}
+    assert set(fast_issues(Network.from_sizes([7, 10, 3], "tanh", norm="layer", rng=0))) == {
+        "layer 1 (LayerNorm)",
+        "layer 2 (ActivationLayer)",
+    }

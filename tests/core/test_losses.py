@@ -10,13 +10,15 @@ import pytest
 import torch
 
 from mlplab.backends.torch import head_loss, head_output
-from mlplab.core.gradcheck import TOL_FD, TOL_TORCH, check_head, rel_err
+from mlplab.backends.torch_gradcheck import check_head
+from mlplab.core.gradcheck import TOL_FD, TOL_TORCH, rel_err
 from mlplab.core.losses import (
     HEADS,
     check_sample_weight,
     get_head,
     head_for_task,
     head_names,
+    heads_for_task,
 )
 from mlplab.errors import ConfigError, DataError
 
@@ -252,3 +254,30 @@ def test_weights_are_a_weighted_mean_of_the_rows(name):
 def test_bad_sample_weights_raise_data_error(w, match):
     with pytest.raises(DataError, match=match):
         check_sample_weight(w, N)
+
+
+def test_heads_for_task_come_from_the_heads():
+    assert heads_for_task("binary") == ["sigmoid_bce", "softmax_ce"]
+    assert heads_for_task("count") == ["exp_poisson", "identity_mse", "identity_mae"]
+    for task in ("binary", "multiclass", "multilabel", "regression", "count"):
+        names = heads_for_task(task)
+        assert names[0] == head_for_task(task)
+        assert all(task in get_head(n).tasks for n in names)
+    with pytest.raises(ConfigError, match="task"):
+        heads_for_task("ranking")
+
+
+@pytest.mark.parametrize("name", list(HEADS))
+def test_output_jacobian_matches_central_differences(name):
+    head = get_head(name)
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=(N, n_out(name)))
+    v = rng.normal(size=z.shape)
+    eps = 1e-6
+    num = np.zeros_like(z)  # (Jᵀv)_j = Σ_i v_i ∂ŷ_i/∂z_j, row by row
+    for j in range(z.shape[1]):
+        zp, zm = z.copy(), z.copy()
+        zp[:, j] += eps
+        zm[:, j] -= eps
+        num[:, j] = np.sum(v * (head.output(zp) - head.output(zm)), axis=1) / (2 * eps)
+    assert rel_err(head.output_vjp(z, v), num) <= TOL_FD

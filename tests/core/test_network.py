@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlplab.backends.torch import to_torch
+from mlplab.backends.torch_gradcheck import check_network
 from mlplab.core.activations import activation_names
-from mlplab.core.gradcheck import TOL_FD, TOL_TORCH, check_network, rel_err
+from mlplab.core.gradcheck import TOL_FD, TOL_TORCH, rel_err
 from mlplab.core.losses import HEADS
 from mlplab.core.network import Network, mlp_spec
 from mlplab.core.optim import SGD

@@ -19,6 +19,7 @@ import math
 import numpy as np
 from scipy.special import erf, expit
 
+from mlplab.core.kernels import settings_issue
 from mlplab.errors import ConfigError, TrainingError, check_range
 
 __all__ = ["Activation", "ACTIVATIONS", "get_activation", "activation_names"]
@@ -47,6 +48,8 @@ class Activation(abc.ABC):
     learnable: bool = False
     #: Weight-init family used by ``init="auto"``: "relu" → He, "tanh"/"sigmoid" → Xavier.
     init_family: str = "linear"
+    #: Points where φ′ jumps (gradient checks keep their test points away from them).
+    kinks: tuple[float, ...] = ()
 
     @abc.abstractmethod
     def f(self, z: np.ndarray) -> np.ndarray:
@@ -59,6 +62,24 @@ class Activation(abc.ABC):
     def spec(self) -> dict:
         """The JSON-serialisable description that :func:`get_activation` turns back into this."""
         return {"name": self.name}
+
+    def init_gain(self) -> float:
+        """The gain that keeps activation variance steady through a layer of this activation
+        (PyTorch's ``calculate_gain`` table): √2 unless a subclass says otherwise."""
+        return math.sqrt(2.0)
+
+    def fast_issue(self) -> str | None:
+        """None when :meth:`f_into`/:meth:`df_mul_into` implement this activation as
+        configured (the fast step's kernel); else why not."""
+        return f"activation {self.name!r} has no fast kernel"
+
+    def f_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """φ(z) written into ``out`` (only for activations whose :meth:`fast_issue` is None)."""
+        raise NotImplementedError(self.fast_issue())
+
+    def df_mul_into(self, z, delta, mask, out) -> np.ndarray:
+        """``δ ⊙ φ′(z)`` written into ``out``, with ``mask`` (bool, z's shape) as scratch."""
+        raise NotImplementedError(self.fast_issue())
 
     def __call__(self, z):
         return self.f(z)
@@ -80,6 +101,10 @@ class Identity(Activation):
 
     name = "identity"
 
+    def init_gain(self):
+        """1 (a linear unit)."""
+        return 1.0
+
     def f(self, z):
         return z.copy()
 
@@ -96,6 +121,12 @@ class Step(Activation):
     """
 
     name = "step"
+    kinks = (0.0,)
+
+    def init_gain(self):
+        """1 (no gradient training; the value only names a scale)."""
+        return 1.0
+
     output_range = "{0, 1}"
     differentiable = False
 
@@ -116,6 +147,11 @@ class Sigmoid(Activation):
     """
 
     name = "sigmoid"
+
+    def init_gain(self):
+        """1 (Glorot's recipe)."""
+        return 1.0
+
     output_range = "(0, 1)"
     saturating = True
     init_family = "sigmoid"
@@ -135,6 +171,11 @@ class Tanh(Activation):
     """
 
     name = "tanh"
+
+    def init_gain(self):
+        """5/3."""
+        return 5.0 / 3.0
+
     output_range = "(-1, 1)"
     saturating = True
     init_family = "tanh"
@@ -154,6 +195,7 @@ class ReLU(Activation):
     """
 
     name = "relu"
+    kinks = (0.0,)
     output_range = "[0, inf)"
     can_die = True
     init_family = "relu"
@@ -164,11 +206,29 @@ class ReLU(Activation):
     def df(self, z):
         return (z > 0).astype(z.dtype)
 
+    # The fast kernel, the same numbers as f and df: max(z, 0) into a buffer, and δ ⊙ 1[z > 0]
+    # with a reused boolean mask instead of a new float array.
+    def fast_issue(self):
+        return settings_issue(self, ReLU, ("name",), ("f", "df"))
+
+    def f_into(self, z, out):
+        return np.maximum(z, 0, out=out)
+
+    def df_mul_into(self, z, delta, mask, out):
+        np.greater(z, 0, out=mask)  # 1[z > 0]
+        return np.multiply(delta, mask, out=out)
+
 
 class LeakyReLU(Activation):
     r"""Leaky ReLU: φ(z) = z if z > 0 else α z,  φ′(z) = 1 if z > 0 else α.  α ∈ [0, 1)."""
 
     name = "leaky_relu"
+    kinks = (0.0,)
+
+    def init_gain(self):
+        """√(2/(1 + α²))."""
+        return math.sqrt(2.0 / (1.0 + self.alpha**2))
+
     init_family = "relu"
 
     def __init__(self, alpha: float = 0.01):
@@ -192,6 +252,12 @@ class PReLU(Activation):
     """
 
     name = "prelu"
+    kinks = (0.0,)
+
+    def init_gain(self):
+        """√(2/(1 + α²)) with the initial slope α."""
+        return math.sqrt(2.0 / (1.0 + self.alpha**2))
+
     learnable = True
     init_family = "relu"
 
@@ -221,6 +287,7 @@ class ELU(Activation):
     """
 
     name = "elu"
+    kinks = (0.0,)
     init_family = "relu"
 
     def __init__(self, alpha: float = 1.0):
@@ -291,6 +358,7 @@ class ReLU6(Activation):
     r"""ReLU6: φ(z) = min(max(0, z), 6),  φ′(z) = 1[0 < z < 6].  Range [0, 6] (int8-friendly)."""
 
     name = "relu6"
+    kinks = (0.0, 6.0)
     output_range = "[0, 6]"
     can_die = True
     init_family = "relu"
@@ -309,6 +377,7 @@ class Hardswish(Activation):
     """
 
     name = "hardswish"
+    kinks = (-3.0, 3.0)
     init_family = "relu"
 
     def f(self, z):
@@ -328,6 +397,11 @@ class Square(Activation):
     """
 
     name = "square"
+
+    def init_gain(self):
+        """1."""
+        return 1.0
+
     output_range = "[0, inf)"
 
     def f(self, z):

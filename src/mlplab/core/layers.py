@@ -8,6 +8,14 @@ layer computes ``z = W h + b``; for a batch of rows that is ``Z = H Wᵀ + b`` w
 ``backward(δ)`` takes ∂L/∂output, *accumulates* ∂L/∂(each parameter) into ``grads`` and returns
 ∂L/∂input for the layer below.  Parameter and buffer names match PyTorch's ``state_dict``
 (``weight``, ``bias``, ``running_mean``, …).
+
+**Fast kernels beside their references.**  Dense, ReLU activation layers, dropout and batch
+norm also carry ``forward_into``/``backward_into``: the same numbers as ``forward``/``backward``
+(bit for bit, ``tests/core/test_fastpath.py``) written into buffers that
+:class:`mlplab.core.fastpath.FastStep` allocates once per batch size (``fast_buffers``), with
+parameter gradients *written* rather than accumulated.  ``fast_issue()`` says why a layer's
+kernel cannot run it — a subclass that overrides the reference, or a setting in its spec the
+kernel does not implement — and the fast step then runs the layer's reference code.
 """
 
 from __future__ import annotations
@@ -16,9 +24,18 @@ import numpy as np
 
 from mlplab.core.activations import Activation, get_activation
 from mlplab.core.init import init_weight, resolve_init
+from mlplab.core.kernels import settings_issue
 from mlplab.errors import ConfigError, check_range
 
-__all__ = ["Layer", "Dense", "ActivationLayer", "Dropout", "BatchNorm", "LayerNorm", "build_layer"]
+__all__ = [
+    "Layer",
+    "Dense",
+    "ActivationLayer",
+    "Dropout",
+    "BatchNorm",
+    "LayerNorm",
+    "build_layer",
+]
 
 
 class Layer:
@@ -43,8 +60,30 @@ class Layer:
         return {"type": self.kind}
 
     def zero_grad(self) -> None:
+        """Set every parameter gradient to 0 (``backward`` accumulates into them)."""
         for g in self.grads.values():
             g.fill(0)
+
+    # ---------------------------------------------------------------- fast kernel protocol
+    #: True when ``backward_into`` writes (not adds) every parameter gradient.
+    fast_writes_grads = False
+
+    def fast_issue(self) -> str | None:
+        """None when ``forward_into``/``backward_into`` implement this layer as configured;
+        else why not (the fast step then runs ``forward``/``backward``)."""
+        return f"{type(self).__name__} has no fast kernel"
+
+    def fast_buffers(self, n: int, dim: int, dtype, need_input_delta: bool) -> dict:
+        """Arrays for a batch of ``n`` rows of width ``dim`` (the layer's input width)."""
+        return {}
+
+    def forward_into(self, x, buf: dict, training: bool, rng=None):
+        """``forward`` into ``buf``'s arrays (base: the reference ``forward``)."""
+        return self.forward(x, training, rng)
+
+    def backward_into(self, delta, buf: dict, need_input_delta: bool = True):
+        """``backward`` into ``buf``'s arrays (base: the reference ``backward``)."""
+        return self.backward(delta)
 
     def _alloc_grads(self) -> None:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
@@ -101,6 +140,34 @@ class Dense(Layer):
         self.grads["bias"] += delta.sum(axis=0)
         return delta @ self.params["weight"]
 
+    # The fast kernel: ``Z = H Wᵀ`` into a buffer, ``b`` added in place; ``∂L/∂W = δᵀ H``
+    # written straight into ``grads`` (the reference zeroes, then adds: 0 + x = x exactly);
+    # ``δ W`` only when a layer below needs it.
+    fast_writes_grads = True
+
+    def fast_issue(self):
+        return settings_issue(self, Dense, ("type", "units", "init", "std", "bias_init"))
+
+    def fast_buffers(self, n, dim, dtype, need_input_delta):
+        return {
+            "out": np.empty((n, self.units), dtype),
+            "din": np.empty((n, dim), dtype) if need_input_delta else None,
+        }
+
+    def forward_into(self, x, buf, training, rng=None):
+        self.h_prev = x
+        z = np.matmul(x, self.params["weight"].T, out=buf["out"])  # Z = H Wᵀ  (n, d_out)
+        z += self.params["bias"]  # + b
+        self.out = z
+        return z
+
+    def backward_into(self, delta, buf, need_input_delta=True):
+        np.matmul(delta.T, self.h_prev, out=self.grads["weight"])  # δᵀ H  (d_out, d_in)
+        np.sum(delta, axis=0, out=self.grads["bias"])  # Σ_n δ
+        if not need_input_delta:
+            return None
+        return np.matmul(delta, self.params["weight"], out=buf["din"])  # δ W
+
     def spec(self):
         return {
             "type": self.kind,
@@ -147,6 +214,26 @@ class ActivationLayer(Layer):
             return delta * act.df(self.z, a)
         return delta * act.df(self.z)
 
+    # The fast kernel is the activation's own (``f_into``/``df_mul_into``, next to f and df).
+    def fast_issue(self):
+        issue = settings_issue(self, ActivationLayer, ("type", "activation"))
+        return issue or self.activation.fast_issue()
+
+    def fast_buffers(self, n, dim, dtype, need_input_delta):
+        return {
+            "out": np.empty((n, dim), dtype),
+            "din": np.empty((n, dim), dtype),
+            "mask": np.empty((n, dim), bool),
+        }
+
+    def forward_into(self, x, buf, training, rng=None):
+        self.z = x
+        self.out = self.activation.f_into(x, buf["out"])
+        return self.out
+
+    def backward_into(self, delta, buf, need_input_delta=True):
+        return self.activation.df_mul_into(self.z, delta, buf["mask"], buf["din"])
+
     def spec(self):
         return {"type": self.kind, "activation": self.activation.spec()}
 
@@ -184,6 +271,39 @@ class Dropout(Layer):
 
     def backward(self, delta):
         return delta if self.scale is None else delta * self.scale
+
+    # The fast kernel (training mode, random masks): the same ``rng.random`` draw into a
+    # buffer, ``keep = u ≥ p``, ``scale = keep/(1 − p)``, ``h = x ⊙ scale``.  Eval mode, p = 0
+    # and fixed masks run the reference.
+    def fast_issue(self):
+        return settings_issue(self, Dropout, ("type", "p"))
+
+    def fast_buffers(self, n, dim, dtype, need_input_delta):
+        draw = np.float32 if dtype == np.float32 else np.float64
+        return {
+            "out": np.empty((n, dim), dtype),
+            "din": np.empty((n, dim), dtype) if need_input_delta else None,
+            "keep": np.empty((n, dim), bool),
+            "draw": np.empty((n, dim), draw),
+            "scale": np.empty((n, dim), dtype),
+        }
+
+    def forward_into(self, x, buf, training, rng=None):
+        if not training or self.p == 0.0 or self.fixed_mask is not None or rng is None:
+            return self.forward(x, training, rng)  # (the reference raises without an rng)
+        u = buf["draw"]
+        rng.random(out=u, dtype=u.dtype.type)
+        keep = np.greater_equal(u, self.p, out=buf["keep"])
+        self.scale = np.divide(keep, x.dtype.type(1.0 - self.p), out=buf["scale"])
+        self.out = np.multiply(x, self.scale, out=buf["out"])
+        return self.out
+
+    def backward_into(self, delta, buf, need_input_delta=True):
+        if not need_input_delta:
+            return None
+        if self.scale is None:
+            return delta
+        return np.multiply(delta, self.scale, out=buf["din"])  # δ ⊙ m/(1 − p)
 
     def spec(self):
         return {"type": self.kind, "p": self.p}
@@ -248,6 +368,69 @@ class BatchNorm(Layer):
         return (self.inv_std / n) * (
             n * d_hat - d_hat.sum(axis=0) - self.x_hat * (d_hat * self.x_hat).sum(axis=0)
         )
+
+    # The fast kernel: the reference's operations — numpy's own mean and var reductions
+    # (``add.reduce`` then a division by the count) included — into reused buffers.
+    fast_writes_grads = True
+
+    def fast_issue(self):
+        return settings_issue(self, BatchNorm, ("type", "momentum", "eps"))
+
+    def fast_buffers(self, n, dim, dtype, need_input_delta):
+        return {
+            "out": np.empty((n, dim), dtype),
+            "din": np.empty((n, dim), dtype),
+            "xhat": np.empty((n, dim), dtype),
+            "work": np.empty((n, dim), dtype),
+        }
+
+    def forward_into(self, x, buf, training, rng=None):
+        n = x.shape[0]
+        if not training or n < 2:
+            return self.forward(x, training)  # eval statistics; n < 2 raises its error
+        count = np.intp(n)
+        mu = np.add.reduce(x, axis=0)  # μ = Σ x / n   (as x.mean(axis=0))
+        np.true_divide(mu, count, out=mu, casting="unsafe")
+        dev = np.subtract(x, mu, out=buf["work"])  # (x − μ)²  (as x.var(axis=0))
+        np.square(dev, out=dev)
+        var = np.add.reduce(dev, axis=0)
+        np.true_divide(var, count, out=var, casting="unsafe")
+        m = self.momentum
+        rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
+        rm *= 1 - m
+        rm += m * mu
+        rv *= 1 - m
+        rv += m * var * (n / (n - 1))
+        self.buffers["num_batches_tracked"] += 1
+        self.trained_pass = True
+        self.inv_std = inv_std = 1.0 / np.sqrt(var + self.eps)
+        x_hat = np.subtract(x, mu, out=buf["xhat"])  # x̂ = (x − μ)/√(σ² + ε)
+        x_hat *= inv_std
+        self.x_hat = x_hat
+        out = np.multiply(self.params["weight"], x_hat, out=buf["out"])  # γ x̂ + β
+        out += self.params["bias"]
+        self.out = out
+        return out
+
+    def backward_into(self, delta, buf, need_input_delta=True):
+        """``δ_x = (1/n)(1/√(σ²+ε))(n δ̂ − Σ δ̂ − x̂ Σ(δ̂ ⊙ x̂))``, gradients written."""
+        x_hat, work, din = self.x_hat, buf["work"], buf["din"]
+        np.multiply(delta, x_hat, out=work)
+        np.add.reduce(work, axis=0, out=self.grads["weight"])  # Σ δ ⊙ x̂
+        np.add.reduce(delta, axis=0, out=self.grads["bias"])  # Σ δ
+        d_hat = np.multiply(delta, self.params["weight"], out=work)  # δ̂
+        if not self.trained_pass:  # eval-mode statistics: a per-feature affine map
+            return np.multiply(d_hat, self.inv_std, out=din)
+        n = delta.shape[0]
+        scale = self.inv_std / n
+        np.multiply(n, d_hat, out=din)  # n δ̂
+        din -= d_hat.sum(axis=0)  # − Σ δ̂
+        np.multiply(d_hat, x_hat, out=work)  # δ̂ ⊙ x̂   (δ̂ is not needed any more)
+        s = work.sum(axis=0)
+        np.multiply(x_hat, s, out=work)  # x̂ Σ(δ̂ ⊙ x̂)
+        din -= work
+        np.multiply(scale, din, out=din)
+        return din
 
     def spec(self):
         return {"type": self.kind, "momentum": self.momentum, "eps": self.eps}

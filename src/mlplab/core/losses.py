@@ -24,10 +24,12 @@ that its δ is ``ŷ − y`` like the others; its reported MSE metric is the usua
 from __future__ import annotations
 
 import abc
+import math
 
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax, softmax
 
+from mlplab.core.kernels import settings_issue
 from mlplab.errors import ConfigError, DataError
 
 __all__ = [
@@ -36,6 +38,8 @@ __all__ = [
     "get_head",
     "head_names",
     "head_for_task",
+    "heads_for_task",
+    "TASKS",
     "check_sample_weight",
     "MAX_LOG_RATE",
 ]
@@ -92,6 +96,8 @@ class Head(abc.ABC):
     distribution: str = "?"
     task: str = "?"
     canonical: bool = True
+    #: Tasks whose labels this head can fit; its own ``task`` (where it is the default) first.
+    tasks: tuple[str, ...] = ()
 
     def n_outputs(self, y: np.ndarray) -> int:
         """Number of output units this head needs for label array ``y``."""
@@ -130,10 +136,34 @@ class Head(abc.ABC):
         """ŷ: the mean of the head's distribution given the logits."""
 
     def predict(self, z: np.ndarray) -> np.ndarray:
+        """Predictions from logits (the base: ŷ itself)."""
         return self.output(z)
 
+    def output_vjp(self, z: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """``Jᵀ v`` row by row, J = ∂ŷ/∂z the output Jacobian (the base: element-wise heads,
+        ``v ⊙ dŷ/dz``); with ``v = e_k`` it is ∂ŷ_k/∂z."""
+        return v * self.output_derivative(z)
+
+    def output_derivative(self, z: np.ndarray) -> np.ndarray:
+        """dŷ/dz element-wise (for heads whose output is an element-wise map of z)."""
+        return np.ones_like(z)
+
     def spec(self) -> str:
+        """The name :func:`get_head` turns back into this head."""
         return self.name
+
+    def fast_issue(self) -> str | None:
+        """None when :meth:`loss_and_delta_into` implements this head (the fast step's fused
+        kernel); else why not — the fast step then calls :meth:`loss` and :meth:`delta`."""
+        return f"head {self.name!r} has no fused kernel"
+
+    def fast_buffers(self, n: int, k: int, dtype) -> dict:
+        """Scratch arrays of :meth:`loss_and_delta_into` for ``n`` rows and ``k`` outputs."""
+        return {}
+
+    def loss_and_delta_into(self, z, y, buf: dict) -> tuple[float, np.ndarray]:
+        """``(loss(z, y), delta(z, y))`` with ``buf``'s arrays (base: the reference pair)."""
+        return self.loss(z, y), self.delta(z, y)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.activation} + {self.loss_name})"
@@ -151,6 +181,7 @@ class SigmoidBCE(Head):
     loss_name = "binary cross-entropy"
     distribution = "Bernoulli"
     task = "binary"
+    tasks = ("binary",)
 
     def validate(self, y, n_out=None, dtype=np.float64):
         y = super().validate(y, n_out, dtype)
@@ -172,9 +203,16 @@ class SigmoidBCE(Head):
         return (expit(z) - y) / z.shape[0]
 
     def output(self, z):
+        """σ(z)."""
         return expit(z)
 
+    def output_derivative(self, z):
+        """σ′(z) = ŷ(1 − ŷ)."""
+        yhat = expit(z)
+        return yhat * (1 - yhat)
+
     def predict(self, z):
+        """1 where z ≥ 0."""
         return (z >= 0).astype(np.int64)
 
 
@@ -184,6 +222,7 @@ class MultilabelBCE(SigmoidBCE):
     name = "multilabel_bce"
     distribution = "Bernoulli x K"
     task = "multilabel"
+    tasks = ("multilabel",)
 
 
 class SoftmaxCE(Head):
@@ -198,6 +237,7 @@ class SoftmaxCE(Head):
     loss_name = "categorical cross-entropy"
     distribution = "Categorical"
     task = "multiclass"
+    tasks = ("multiclass", "binary")
 
     def n_outputs(self, y):
         y = np.asarray(y)
@@ -243,10 +283,48 @@ class SoftmaxCE(Head):
         return p
 
     def output(self, z):
+        """softmax(z) row by row."""
         return softmax(z, axis=1)
 
+    def output_vjp(self, z, v):
+        """``ŷ ⊙ (v − ⟨v, ŷ⟩)``: the softmax Jacobian ∂ŷ_i/∂z_j = ŷ_i(δ_ij − ŷ_j) is symmetric."""
+        yhat = softmax(z, axis=1)
+        return yhat * (v - np.sum(v * yhat, axis=1, keepdims=True))
+
     def predict(self, z):
+        """The class with the largest logit."""
         return z.argmax(axis=1)
+
+    # The fused kernel, the same numbers as loss and delta: one exp(z − max z) gives the loss
+    # (as log_softmax: −(z_y − m − log Σ e^{z−m}), averaged) and δ = (ŷ − onehot y)/n.
+    def fast_issue(self):
+        return settings_issue(self, SoftmaxCE, (), ("loss", "delta", "validate"))
+
+    def fast_buffers(self, n, k, dtype):
+        return {
+            "rows": np.arange(n),
+            "zmax": np.empty((n, 1), dtype),
+            "shifted": np.empty((n, k), dtype),  # z − max z
+            "expz": np.empty((n, k), dtype),
+            "sumexp": np.empty((n, 1), dtype),
+            "delta": np.empty((n, k), dtype),
+        }
+
+    def loss_and_delta_into(self, z, y, buf):
+        n = z.shape[0]
+        rows = buf["rows"]
+        np.max(z, axis=1, keepdims=True, out=buf["zmax"])  # m = max_k z_k
+        np.subtract(z, buf["zmax"], out=buf["shifted"])  # z − m
+        np.exp(buf["shifted"], out=buf["expz"])  # e^{z − m}
+        np.sum(buf["expz"], axis=1, keepdims=True, out=buf["sumexp"])  # Σ_k e^{z_k − m}
+        picked = buf["shifted"][rows, y] - np.log(buf["sumexp"][:, 0])  # log ŷ_y
+        loss = float(-picked.sum() / n)
+        if not math.isfinite(loss):  # non-finite logits: report the reference's exact value
+            loss = self.loss(z, y)
+        delta = np.divide(buf["expz"], buf["sumexp"], out=buf["delta"])  # ŷ
+        delta[rows, y] -= 1.0  # ŷ − onehot(y)
+        delta /= n  # the loss is a mean
+        return loss, delta
 
 
 class IdentityMSE(Head):
@@ -257,6 +335,7 @@ class IdentityMSE(Head):
     loss_name = "squared error (1/2)"
     distribution = "Gaussian"
     task = "regression"
+    tasks = ("regression", "count")
 
     def loss(self, z, y, weight=None):
         """Mean (or weighted mean) of ½‖z − y‖²."""
@@ -272,6 +351,7 @@ class IdentityMSE(Head):
         return (z - y) / z.shape[0]
 
     def output(self, z):
+        """ŷ = z."""
         return z
 
 
@@ -310,6 +390,7 @@ class ExpPoisson(Head):
     loss_name = "Poisson NLL"
     distribution = "Poisson"
     task = "count"
+    tasks = ("count",)
 
     def validate(self, y, n_out=None, dtype=np.float64):
         y = super().validate(y, n_out, dtype)
@@ -331,7 +412,12 @@ class ExpPoisson(Head):
         return (np.exp(np.minimum(z, MAX_LOG_RATE)) - y) / z.shape[0]
 
     def output(self, z):
+        """ŷ = e^z (z capped at MAX_LOG_RATE)."""
         return np.exp(np.minimum(z, MAX_LOG_RATE))
+
+    def output_derivative(self, z):
+        """dŷ/dz = ŷ."""
+        return self.output(z)
 
 
 HEADS: dict[str, type[Head]] = {
@@ -350,24 +436,30 @@ _ALIASES = {
     "poisson": "exp_poisson",
     "count": "exp_poisson",
 }
-_TASK_HEAD = {
-    "binary": "sigmoid_bce",
-    "multiclass": "softmax_ce",
-    "multilabel": "multilabel_bce",
-    "regression": "identity_mse",
-    "count": "exp_poisson",
-}
+TASKS = ("binary", "multiclass", "multilabel", "regression", "count")
 
 
 def head_names() -> list[str]:
+    """Every head's name, in registry order."""
     return list(HEADS)
 
 
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ConfigError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
+
+
 def head_for_task(task: str) -> str:
-    """The canonical head name for a task (what ``--head auto`` picks)."""
-    if task not in _TASK_HEAD:
-        raise ConfigError(f"task must be one of {', '.join(_TASK_HEAD)}; got {task!r}")
-    return _TASK_HEAD[task]
+    """The canonical head name for a task (what ``--head auto`` picks): the head whose own
+    ``task`` it is."""
+    _check_task(task)
+    return next(name for name, cls in HEADS.items() if cls.task == task)
+
+
+def heads_for_task(task: str) -> list[str]:
+    """Every head whose ``tasks`` include ``task``; the canonical one first."""
+    default = head_for_task(task)
+    return [default, *(n for n, c in HEADS.items() if task in c.tasks and n != default)]
 
 
 def get_head(spec) -> Head:

@@ -312,8 +312,9 @@ class Network:
         """``∂F_i/∂x_i`` (n, input_dim) for ``F_i = z_out[i, k_i]`` or ``ŷ[i, k_i]``, eval mode.
 
         The backward pass starts from ``δ_out = ∂F/∂z_out``: the one-hot row ``e_k`` for
-        ``wrt="logit"``; for ``wrt="output"`` the head's derivative on that row —
-        ``ŷ_k (e_k − ŷ)`` for softmax, ``σ′(z_k) e_k`` for sigmoid, ``e^{z_k} e_k`` for exp.
+        ``wrt="logit"``; for ``wrt="output"`` the head's output Jacobian applied to it
+        (:meth:`Head.output_vjp`: ``ŷ_k (e_k − ŷ)`` for softmax, ``σ′(z_k) e_k`` for sigmoid,
+        ``e^{z_k} e_k`` for exp).
         Each layer's ``backward`` then maps δ to the layer below (Dense: ``δ W``), so what
         comes out of layer 0 is ``∂F/∂x``.  Rows are independent (no batch statistics in
         eval mode).  Parameter gradients are left as they were; the forward caches (and so
@@ -345,17 +346,8 @@ class Network:
         z = self.forward(X)
         delta = np.zeros_like(z)
         delta[rows, k] = 1
-        if wrt == "output":
-            yhat = self.head.output(z).astype(z.dtype, copy=False)
-            act = self.head.activation
-            if act == "softmax":  # ∂ŷ_k/∂z_j = ŷ_k (δ_kj − ŷ_j)
-                delta = yhat[rows, k][:, None] * (delta - yhat)
-            elif act == "sigmoid":
-                delta *= yhat * (1 - yhat)
-            elif act == "exp":
-                delta *= yhat
-            elif act != "identity":  # pragma: no cover - every head is listed above
-                raise ConfigError(f"no output derivative for head activation {act!r}")
+        if wrt == "output":  # ∂ŷ_k/∂z_out: the head's output Jacobian applied to e_k
+            delta = self.head.output_vjp(z, delta).astype(z.dtype, copy=False)
         saved = {key: g.copy() for key, g in self.named_gradients().items()}
         for layer in reversed(self.layers):
             delta = layer.backward(delta)
