@@ -57,7 +57,7 @@ def test_train_clock_leaves_evaluation_out():
 def test_recorder_keeps_the_first_crossing_of_each_target():
     now = [0.0]
     clock = bench.TrainClock(clock=lambda: now[0])
-    rec = bench._Recorder([0.985, 0.98], clock)
+    rec = bench.TTARecorder([0.985, 0.98], clock)
     clock.start()
     for t, acc in [(1.0, 0.97), (2.0, 0.981), (3.0, 0.979), (4.0, 0.982)]:
         now[0] = t + clock.eval_seconds
@@ -214,8 +214,8 @@ def test_smoke_run_writes_its_files(smoke):
 def test_peak_memory_grows_with_width():
     X = np.random.default_rng(0).random((64, 20), dtype=np.float32)
     y = np.arange(64) % 4
-    small = bench._peak_memory([20, 8, 8, 4], 16, X, y)
-    big = bench._peak_memory([20, 256, 256, 4], 16, X, y)
+    small = bench.peak_memory([20, 8, 8, 4], 16, X, y)
+    big = bench.peak_memory([20, 256, 256, 4], 16, X, y)
     assert big > small > 0
 
 
@@ -226,6 +226,6 @@ def test_bad_section_is_a_one_line_error(capsys):
 
 
 def test_checkpoints_split_an_epoch_evenly():
-    assert bench._checkpoints(469, 4) == {117, 234, 352}
-    assert bench._checkpoints(10, 1) == set()  # only the epoch's end
-    assert bench._checkpoints(3, 8) <= {1, 2}
+    assert bench.eval_checkpoints(469, 4) == {117, 234, 352}
+    assert bench.eval_checkpoints(10, 1) == set()  # only the epoch's end
+    assert bench.eval_checkpoints(3, 8) <= {1, 2}

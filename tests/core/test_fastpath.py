@@ -108,7 +108,7 @@ def test_one_step_matches_loss_gradients_and_trace():
     model = Network.from_sizes([7, 16, 8, 3], "relu", rng=3)
     twin = model.copy()
     y_valid = model.head.validate(y, 3, dtype=model.dtype)
-    X32 = model._as_input(X)
+    X32 = model.as_input(X)
     loss_ref = twin.loss_and_grad(X32, y_valid)
     fast = FastStep(model, make_optimizer("sgd"))
     z, loss = fast.forward_backward(X32, y_valid)
@@ -132,7 +132,7 @@ def test_gradients_are_overwritten_not_accumulated():
         g.fill(123.0)
     twin = model.copy()
     yv = model.head.validate(y, 3, dtype=model.dtype)
-    Xv = model._as_input(X)
+    Xv = model.as_input(X)
     FastStep(model, make_optimizer("sgd")).forward_backward(Xv, yv, np.random.default_rng(0))
     twin.loss_and_grad(Xv, yv, rng=np.random.default_rng(0))
     for key, g in twin.named_gradients().items():
@@ -239,8 +239,8 @@ def test_non_finite_logits_report_the_reference_loss():
     model.named_parameters()["2.bias"][0] = np.inf
     twin = model.copy()
     yv = model.head.validate(y, 3, dtype=model.dtype)
-    _, loss = FastStep(model, make_optimizer("sgd")).forward_backward(model._as_input(X), yv)
-    ref = twin.loss_and_grad(model._as_input(X), yv)
+    _, loss = FastStep(model, make_optimizer("sgd")).forward_backward(model.as_input(X), yv)
+    ref = twin.loss_and_grad(model.as_input(X), yv)
     assert not math.isfinite(loss)
     assert math.isnan(loss) == math.isnan(ref)
 

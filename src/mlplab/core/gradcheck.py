@@ -58,7 +58,7 @@ def fix_dropout_masks(model: Network, X, rng) -> dict[int, np.ndarray]:
     """Draw one keep-mask per dropout layer (shapes from a forward pass) and fix them."""
     model.set_dropout_masks(None)
     masks = {}
-    h = model._as_input(X)
+    h = model.as_input(X)
     for i, layer in enumerate(model.layers):
         if isinstance(layer, Dropout) and layer.p > 0:
             masks[i] = rng.random(h.shape) >= layer.p

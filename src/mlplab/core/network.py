@@ -228,7 +228,8 @@ class Network:
         )
 
     # ------------------------------------------------------------------ forward / backward
-    def _as_input(self, X) -> np.ndarray:
+    def as_input(self, X) -> np.ndarray:
+        """``X`` as a 2-D array (n, input_dim) of the model's dtype; DataError otherwise."""
         X = np.asarray(X)
         if X.ndim == 1 and self.input_dim == 1:
             X = X.reshape(-1, 1)
@@ -238,9 +239,11 @@ class Network:
             X = X.astype(self.dtype)
         return X
 
+    _as_input = as_input  # the former name, still used outside the engine
+
     def forward(self, X, *, training: bool = False, rng=None) -> np.ndarray:
         """Logits ``z_out`` (n, output_dim).  ``training`` turns on dropout and batch statistics."""
-        h = self._as_input(X)
+        h = self.as_input(X)
         for layer in self.layers:
             h = layer.forward(h, training, rng)
         self.z_out = h
@@ -328,7 +331,7 @@ class Network:
         wrt : {"logit", "output"}
         """
         check_choice("wrt", wrt, ["logit", "output"])
-        X = self._as_input(X)
+        X = self.as_input(X)
         n = X.shape[0]
         try:
             k = np.broadcast_to(np.asarray(output_index), (n,))

@@ -171,7 +171,7 @@ def task_metrics(head, z: np.ndarray, y: np.ndarray) -> dict:
 def evaluate(model: Network, X, y, *, batch_size: int = 4096) -> dict:
     """Loss and task metrics in eval mode; labels validated against the model's head."""
     y = model.head.validate(y, model.output_dim, dtype=model.dtype)
-    z = eval_logits(model, model._as_input(X), batch_size)
+    z = eval_logits(model, model.as_input(X), batch_size)
     return logits_metrics(model.head, z, y)
 
 
@@ -309,7 +309,7 @@ class Trainer:
         empty or badly weighted data and ConfigError when early stopping has no validation set.
         """
         model = self.model
-        X = model._as_input(X)
+        X = model.as_input(X)
         y = model.head.validate(y, model.output_dim, dtype=model.dtype)
         if len(X) != len(y):
             raise DataError(f"X has {len(X)} rows but y has {len(y)}")
@@ -318,7 +318,7 @@ class Trainer:
         w = None if sample_weight is None else check_sample_weight(sample_weight, len(X))
         has_val = X_val is not None and y_val is not None and len(X_val) > 0
         if has_val:
-            X_val = model._as_input(X_val)
+            X_val = model.as_input(X_val)
             y_val = model.head.validate(y_val, model.output_dim, dtype=model.dtype)
         if self.config.early_stopping and not has_val:
             raise ConfigError("early_stopping needs a validation set")
