@@ -55,6 +55,7 @@ class Square(nn.Module):
     """φ(z) = z² (clipped at |z| ≤ 1e4 like the NumPy side)."""
 
     def forward(self, z):
+        """z² with z clipped to [−1e4, 1e4]."""
         z = torch.clamp(z, -1e4, 1e4)
         return z * z
 
@@ -63,6 +64,7 @@ class Step(nn.Module):
     """Heaviside step, forward only (no useful gradient)."""
 
     def forward(self, z):
+        """1 where z ≥ 0, else 0."""
         return (z >= 0).to(z.dtype)
 
 
@@ -76,6 +78,7 @@ class FixedMaskDropout(nn.Module):
         )
 
     def forward(self, x):
+        """``x ⊙ m/(1 − p)`` in training mode, ``x`` in eval mode."""
         return x * self.scale.to(x.dtype) if self.training else x
 
 
@@ -92,6 +95,7 @@ class GeneratorDropout(nn.Module):
         self.generator = generator
 
     def forward(self, x):
+        """Inverted dropout with masks from the given generator (training mode)."""
         if not self.training or self.p == 0.0:
             return x
         u = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=torch.float32)
@@ -99,6 +103,7 @@ class GeneratorDropout(nn.Module):
         return x * keep / (1.0 - self.p)
 
     def extra_repr(self) -> str:
+        """The module's settings, as torch prints them."""
         return f"p={self.p}"
 
 

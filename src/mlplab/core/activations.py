@@ -106,9 +106,11 @@ class Identity(Activation):
         return 1.0
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return z.copy()
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         return np.ones_like(z)
 
 
@@ -131,9 +133,11 @@ class Step(Activation):
     differentiable = False
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return (z >= 0).astype(z.dtype)
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         raise TrainingError(
             "activation 'step' has no useful gradient (0 almost everywhere); use it in a "
             "perceptron or a hand-built network, or pick a differentiable activation"
@@ -157,9 +161,11 @@ class Sigmoid(Activation):
     init_family = "sigmoid"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return expit(z)
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         s = expit(z)
         return s * (1.0 - s)
 
@@ -181,9 +187,11 @@ class Tanh(Activation):
     init_family = "tanh"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return np.tanh(z)
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         t = np.tanh(z)
         return 1.0 - t * t
 
@@ -201,20 +209,25 @@ class ReLU(Activation):
     init_family = "relu"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return np.maximum(z, 0)
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         return (z > 0).astype(z.dtype)
 
     # The fast kernel, the same numbers as f and df: max(z, 0) into a buffer, and δ ⊙ 1[z > 0]
     # with a reused boolean mask instead of a new float array.
     def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
         return settings_issue(self, ReLU, ("name",), ("f", "df"))
 
     def f_into(self, z, out):
+        """φ(z) = max(z, 0) written into ``out`` (the same numbers as :meth:`f`)."""
         return np.maximum(z, 0, out=out)
 
     def df_mul_into(self, z, delta, mask, out):
+        """δ ⊙ 1[z > 0] written into ``out``, with ``mask`` as the reused boolean mask."""
         np.greater(z, 0, out=mask)  # 1[z > 0]
         return np.multiply(delta, mask, out=out)
 
@@ -235,12 +248,15 @@ class LeakyReLU(Activation):
         self.alpha = float(check_range("leaky_relu.alpha", alpha, 0.0, 1.0, hi_open=True))
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return np.where(z > 0, z, self.alpha * z)
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         return np.where(z > 0, 1.0, self.alpha).astype(z.dtype)
 
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"name": self.name, "alpha": self.alpha}
 
 
@@ -265,10 +281,12 @@ class PReLU(Activation):
         self.alpha = float(check_range("prelu.alpha", alpha, 0.0, 1.0))
 
     def f(self, z, a=None):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         a = self.alpha if a is None else a
         return np.where(z > 0, z, a * z)
 
     def df(self, z, a=None):
+        """φ′(z), element-wise, from the pre-activation z."""
         a = self.alpha if a is None else a
         return np.where(z > 0, 1.0, a * np.ones_like(z)).astype(z.dtype)
 
@@ -277,6 +295,7 @@ class PReLU(Activation):
         return np.where(z > 0, 0.0, z).astype(z.dtype)
 
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"name": self.name, "alpha": self.alpha}
 
 
@@ -294,12 +313,15 @@ class ELU(Activation):
         self.alpha = float(check_range("elu.alpha", alpha, 0.0, None, lo_open=True))
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         return np.where(z > 0, 1.0, self.alpha * np.exp(np.minimum(z, 0))).astype(z.dtype)
 
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"name": self.name, "alpha": self.alpha}
 
 
@@ -313,9 +335,11 @@ class GELU(Activation):
     init_family = "relu"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return 0.5 * z * (1.0 + erf(z / _SQRT_2))
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         cdf = 0.5 * (1.0 + erf(z / _SQRT_2))
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * np.minimum(z * z, 1e4))
         return cdf + z * pdf
@@ -331,10 +355,12 @@ class GELUTanh(Activation):
     init_family = "relu"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         zc = np.clip(z, -50, 50)  # tanh u is ±1 to the last bit beyond |z| ≈ 10; avoids z³ blow-up
         return 0.5 * z * (1.0 + np.tanh(_GELU_C * (zc + _GELU_K * zc**3)))
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         zc = np.clip(z, -50, 50)
         t = np.tanh(_GELU_C * (zc + _GELU_K * zc**3))
         return 0.5 * (1.0 + t) + 0.5 * zc * (1.0 - t * t) * _GELU_C * (1.0 + 3 * _GELU_K * zc * zc)
@@ -347,9 +373,11 @@ class SiLU(Activation):
     init_family = "relu"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return z * expit(z)
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         s = expit(z)
         return s * (1.0 + z * (1.0 - s))
 
@@ -364,9 +392,11 @@ class ReLU6(Activation):
     init_family = "relu"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return np.clip(z, 0, 6)
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         return ((z > 0) & (z < 6)).astype(z.dtype)
 
 
@@ -381,9 +411,11 @@ class Hardswish(Activation):
     init_family = "relu"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return z * np.clip(z + 3, 0, 6) / 6
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         mid = (2 * z + 3) / 6
         return np.where(z <= -3, 0.0, np.where(z < 3, mid, 1.0)).astype(z.dtype)
 
@@ -405,10 +437,12 @@ class Square(Activation):
     output_range = "[0, inf)"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         zc = np.clip(z, -1e4, 1e4)
         return zc * zc
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         return 2 * np.clip(z, -1e4, 1e4)
 
 

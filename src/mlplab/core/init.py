@@ -91,6 +91,7 @@ _ALIASES = {
 
 
 def init_names() -> list[str]:
+    """Initialiser names, ``auto`` first."""
     return ["auto", *INITS]
 
 

@@ -51,12 +51,15 @@ class Layer:
         self.out: np.ndarray | None = None  # output of the last forward pass (for inspection)
 
     def forward(self, x: np.ndarray, training: bool = False, rng=None) -> np.ndarray:
+        """Output of the layer for input ``x`` (n, d_in); caches what ``backward`` needs."""
         return x
 
     def backward(self, delta: np.ndarray) -> np.ndarray:
+        """∂L/∂input from ∂L/∂output ``delta``; adds the parameter gradients into ``grads``."""
         return delta
 
     def spec(self) -> dict:
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"type": self.kind}
 
     def zero_grad(self) -> None:
@@ -131,11 +134,13 @@ class Dense(Layer):
         self.h_prev = None
 
     def forward(self, x, training=False, rng=None):
+        """``Z = H Wᵀ + b``; caches ``h_prev``."""
         self.h_prev = x  # (n, d_in): what backward needs for ∂L/∂W
         self.out = x @ self.params["weight"].T + self.params["bias"]
         return self.out
 
     def backward(self, delta):
+        """Adds ``δᵀ h_prev`` and ``Σ_n δ`` to the gradients; returns ``δ W``."""
         self.grads["weight"] += delta.T @ self.h_prev
         self.grads["bias"] += delta.sum(axis=0)
         return delta @ self.params["weight"]
@@ -146,15 +151,18 @@ class Dense(Layer):
     fast_writes_grads = True
 
     def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
         return settings_issue(self, Dense, ("type", "units", "init", "std", "bias_init"))
 
     def fast_buffers(self, n, dim, dtype, need_input_delta):
+        """The fast kernel's arrays for a batch of ``n`` rows."""
         return {
             "out": np.empty((n, self.units), dtype),
             "din": np.empty((n, dim), dtype) if need_input_delta else None,
         }
 
     def forward_into(self, x, buf, training, rng=None):
+        """``forward`` into the buffers (the same numbers)."""
         self.h_prev = x
         z = np.matmul(x, self.params["weight"].T, out=buf["out"])  # Z = H Wᵀ  (n, d_out)
         z += self.params["bias"]  # + b
@@ -162,6 +170,7 @@ class Dense(Layer):
         return z
 
     def backward_into(self, delta, buf, need_input_delta=True):
+        """``backward`` into the buffers, parameter gradients written rather than added."""
         np.matmul(delta.T, self.h_prev, out=self.grads["weight"])  # δᵀ H  (d_out, d_in)
         np.sum(delta, axis=0, out=self.grads["bias"])  # Σ_n δ
         if not need_input_delta:
@@ -169,6 +178,7 @@ class Dense(Layer):
         return np.matmul(delta, self.params["weight"], out=buf["din"])  # δ W
 
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {
             "type": self.kind,
             "units": self.units,
@@ -199,6 +209,7 @@ class ActivationLayer(Layer):
         self.z = None
 
     def forward(self, x, training=False, rng=None):
+        """``h = φ(z)``; caches ``z``."""
         self.z = x  # pre-activation: what φ′ is evaluated at
         if self.activation.learnable:
             self.out = self.activation.f(x, self.params["weight"])
@@ -207,6 +218,7 @@ class ActivationLayer(Layer):
         return self.out
 
     def backward(self, delta):
+        """``δ ⊙ φ′(z)`` (and, for PReLU, the slope's gradient)."""
         act = self.activation
         if act.learnable:
             a = self.params["weight"]
@@ -216,10 +228,12 @@ class ActivationLayer(Layer):
 
     # The fast kernel is the activation's own (``f_into``/``df_mul_into``, next to f and df).
     def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
         issue = settings_issue(self, ActivationLayer, ("type", "activation"))
         return issue or self.activation.fast_issue()
 
     def fast_buffers(self, n, dim, dtype, need_input_delta):
+        """The fast kernel's arrays for a batch of ``n`` rows."""
         return {
             "out": np.empty((n, dim), dtype),
             "din": np.empty((n, dim), dtype),
@@ -227,14 +241,17 @@ class ActivationLayer(Layer):
         }
 
     def forward_into(self, x, buf, training, rng=None):
+        """``forward`` into the buffers (the same numbers)."""
         self.z = x
         self.out = self.activation.f_into(x, buf["out"])
         return self.out
 
     def backward_into(self, delta, buf, need_input_delta=True):
+        """``backward`` into the buffers, parameter gradients written rather than added."""
         return self.activation.df_mul_into(self.z, delta, buf["mask"], buf["din"])
 
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"type": self.kind, "activation": self.activation.spec()}
 
 
@@ -254,6 +271,7 @@ class Dropout(Layer):
         self.scale = None
 
     def forward(self, x, training=False, rng=None):
+        """Training: ``x ⊙ m/(1 − p)`` with a fresh (or fixed) keep-mask; eval: ``x``."""
         if not training or self.p == 0.0:
             self.scale = None
             self.out = x
@@ -270,15 +288,18 @@ class Dropout(Layer):
         return self.out
 
     def backward(self, delta):
+        """``δ ⊙ m/(1 − p)`` (``δ`` after an eval-mode pass)."""
         return delta if self.scale is None else delta * self.scale
 
     # The fast kernel (training mode, random masks): the same ``rng.random`` draw into a
     # buffer, ``keep = u ≥ p``, ``scale = keep/(1 − p)``, ``h = x ⊙ scale``.  Eval mode, p = 0
     # and fixed masks run the reference.
     def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
         return settings_issue(self, Dropout, ("type", "p"))
 
     def fast_buffers(self, n, dim, dtype, need_input_delta):
+        """The fast kernel's arrays for a batch of ``n`` rows."""
         draw = np.float32 if dtype == np.float32 else np.float64
         return {
             "out": np.empty((n, dim), dtype),
@@ -289,6 +310,7 @@ class Dropout(Layer):
         }
 
     def forward_into(self, x, buf, training, rng=None):
+        """``forward`` into the buffers (the same numbers)."""
         if not training or self.p == 0.0 or self.fixed_mask is not None or rng is None:
             return self.forward(x, training, rng)  # (the reference raises without an rng)
         u = buf["draw"]
@@ -299,6 +321,7 @@ class Dropout(Layer):
         return self.out
 
     def backward_into(self, delta, buf, need_input_delta=True):
+        """``backward`` into the buffers, parameter gradients written rather than added."""
         if not need_input_delta:
             return None
         if self.scale is None:
@@ -306,6 +329,7 @@ class Dropout(Layer):
         return np.multiply(delta, self.scale, out=buf["din"])  # δ ⊙ m/(1 − p)
 
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"type": self.kind, "p": self.p}
 
 
@@ -337,6 +361,7 @@ class BatchNorm(Layer):
         self.trained_pass = False
 
     def forward(self, x, training=False, rng=None):
+        """Normalise with the batch's statistics (training) or the running ones (eval)."""
         if training:
             n = x.shape[0]
             if n < 2:
@@ -359,6 +384,7 @@ class BatchNorm(Layer):
         return self.out
 
     def backward(self, delta):
+        """The batch-norm backward of the class docstring; adds γ's and β's gradients."""
         self.grads["weight"] += (delta * self.x_hat).sum(axis=0)
         self.grads["bias"] += delta.sum(axis=0)
         d_hat = delta * self.params["weight"]
@@ -374,9 +400,11 @@ class BatchNorm(Layer):
     fast_writes_grads = True
 
     def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
         return settings_issue(self, BatchNorm, ("type", "momentum", "eps"))
 
     def fast_buffers(self, n, dim, dtype, need_input_delta):
+        """The fast kernel's arrays for a batch of ``n`` rows."""
         return {
             "out": np.empty((n, dim), dtype),
             "din": np.empty((n, dim), dtype),
@@ -385,6 +413,7 @@ class BatchNorm(Layer):
         }
 
     def forward_into(self, x, buf, training, rng=None):
+        """``forward`` into the buffers (the same numbers)."""
         n = x.shape[0]
         if not training or n < 2:
             return self.forward(x, training)  # eval statistics; n < 2 raises its error
@@ -433,6 +462,7 @@ class BatchNorm(Layer):
         return din
 
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"type": self.kind, "momentum": self.momentum, "eps": self.eps}
 
 
@@ -454,6 +484,7 @@ class LayerNorm(Layer):
         self.x_hat = self.inv_std = None
 
     def forward(self, x, training=False, rng=None):
+        """Normalise each row over its features, then ``γ x̂ + β``."""
         mu = x.mean(axis=1, keepdims=True)
         var = x.var(axis=1, keepdims=True)
         self.inv_std = 1.0 / np.sqrt(var + self.eps)
@@ -462,6 +493,7 @@ class LayerNorm(Layer):
         return self.out
 
     def backward(self, delta):
+        """The layer-norm backward of the class docstring; adds γ's and β's gradients."""
         self.grads["weight"] += (delta * self.x_hat).sum(axis=0)
         self.grads["bias"] += delta.sum(axis=0)
         d_hat = delta * self.params["weight"]
@@ -473,6 +505,7 @@ class LayerNorm(Layer):
         )
 
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"type": self.kind, "eps": self.eps}
 
 

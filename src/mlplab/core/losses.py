@@ -184,6 +184,7 @@ class SigmoidBCE(Head):
     tasks = ("binary",)
 
     def validate(self, y, n_out=None, dtype=np.float64):
+        """Labels checked as :meth:`Head.validate` does, plus this head's own constraint."""
         y = super().validate(y, n_out, dtype)
         if not np.all((y == 0) | (y == 1)):
             raise DataError(f"y for head {self.name} must be 0 or 1")
@@ -240,10 +241,12 @@ class SoftmaxCE(Head):
     tasks = ("multiclass", "binary")
 
     def n_outputs(self, y):
+        """The number of classes: the columns of one-hot ``y``, else max id + 1."""
         y = np.asarray(y)
         return y.shape[1] if y.ndim == 2 else int(y.max()) + 1
 
     def validate(self, y, n_out=None, dtype=np.float64):
+        """Labels checked as :meth:`Head.validate` does, plus this head's own constraint."""
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] > 1:  # one-hot rows
             if n_out is not None and y.shape[1] != n_out:
@@ -298,9 +301,11 @@ class SoftmaxCE(Head):
     # The fused kernel, the same numbers as loss and delta: one exp(z − max z) gives the loss
     # (as log_softmax: −(z_y − m − log Σ e^{z−m}), averaged) and δ = (ŷ − onehot y)/n.
     def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
         return settings_issue(self, SoftmaxCE, (), ("loss", "delta", "validate"))
 
     def fast_buffers(self, n, k, dtype):
+        """The fast kernel's arrays for a batch of ``n`` rows."""
         return {
             "rows": np.arange(n),
             "zmax": np.empty((n, 1), dtype),
@@ -311,6 +316,7 @@ class SoftmaxCE(Head):
         }
 
     def loss_and_delta_into(self, z, y, buf):
+        """The fused loss and δ_out, with the same numbers as :meth:`loss` and :meth:`delta`."""
         n = z.shape[0]
         rows = buf["rows"]
         np.max(z, axis=1, keepdims=True, out=buf["zmax"])  # m = max_k z_k
@@ -393,6 +399,7 @@ class ExpPoisson(Head):
     tasks = ("count",)
 
     def validate(self, y, n_out=None, dtype=np.float64):
+        """Labels checked as :meth:`Head.validate` does, plus this head's own constraint."""
         y = super().validate(y, n_out, dtype)
         if np.any(y < 0):
             raise DataError(f"counts for head {self.name} must be >= 0; got {y.min()}")

@@ -177,6 +177,7 @@ class Network:
         return cls(mlp_spec(sizes, activation, **kwargs), rng=rng)
 
     def copy(self) -> Network:
+        """A deep copy (weights, optimizer-free)."""
         return copy.deepcopy(self)
 
     # ------------------------------------------------------------------ parameters
@@ -185,9 +186,11 @@ class Network:
         return {f"{i}.{k}": v for i, la in enumerate(self.layers) for k, v in la.params.items()}
 
     def named_gradients(self) -> dict[str, np.ndarray]:
+        """Gradient arrays by parameter name (the live arrays)."""
         return {f"{i}.{k}": v for i, la in enumerate(self.layers) for k, v in la.grads.items()}
 
     def named_buffers(self) -> dict[str, np.ndarray]:
+        """Non-trained arrays by name (batch-norm running statistics)."""
         return {f"{i}.{k}": v for i, la in enumerate(self.layers) for k, v in la.buffers.items()}
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -213,9 +216,11 @@ class Network:
 
     @property
     def n_parameters(self) -> int:
+        """The number of trainable scalars."""
         return int(sum(v.size for v in self.named_parameters().values()))
 
     def zero_grad(self) -> None:
+        """Set every gradient to 0."""
         for layer in self.layers:
             layer.zero_grad()
 
@@ -391,17 +396,21 @@ class Network:
 
     @property
     def z(self) -> list:
+        """Pre-activations of the last pass, one array per block (see :meth:`trace`)."""
         return [b["z"] for b in self.trace()]
 
     @property
     def h(self) -> list:
+        """Activation outputs of the last pass, one array per block."""
         return [b["h"] for b in self.trace()]
 
     @property
     def delta(self) -> list:
+        """δ = ∂L/∂z of the last backward, one array per block."""
         return [b["delta"] for b in self.trace()]
 
     def dense_layers(self) -> list[tuple[int, Dense]]:
+        """``(index, layer)`` of every Dense layer."""
         return [(i, la) for i, la in enumerate(self.layers) if isinstance(la, Dense)]
 
     def set_dropout_masks(self, masks: dict[int, np.ndarray] | None) -> None:
@@ -411,6 +420,7 @@ class Network:
                 layer.fixed_mask = None if masks is None else masks.get(i)
 
     def has_batchnorm(self) -> bool:
+        """True when a layer is batch norm (the loop then never feeds it one row)."""
         return any(isinstance(la, BatchNorm) for la in self.layers)
 
     def __repr__(self) -> str:
@@ -461,6 +471,7 @@ class Network:
 
     @classmethod
     def load(cls, path, *, spec: dict | None = None) -> Network:
+        """A model read from a file written by :meth:`save`."""
         from mlplab.io import read_bytes
 
         return cls.from_bytes(read_bytes(path), source=str(path), spec=spec)

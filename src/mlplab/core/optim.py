@@ -69,9 +69,11 @@ class Optimizer:
         raise TypeError("subclasses implement _update")
 
     def hyperparameters(self) -> dict:
+        """The settings that define the update (what ``spec`` saves)."""
         return {"lr": self.base_lr}
 
     def spec(self) -> dict:
+        """``{"name": …, **hyperparameters}``: what :func:`make_optimizer` rebuilds."""
         return {"name": self.name, **self.hyperparameters()}
 
     def state_dict(self) -> dict:
@@ -84,6 +86,7 @@ class Optimizer:
         }
 
     def load_state_dict(self, sd: dict) -> None:
+        """Restore :meth:`state_dict` (step count, lr, per-parameter state)."""
         self.t = int(sd["t"])
         self.lr = float(sd["lr"])
         self.state = {n: {k: np.array(v) for k, v in s.items()} for n, s in sd["state"].items()}
@@ -126,6 +129,7 @@ class SGD(Optimizer):
         p -= p.dtype.type(self.lr) * g
 
     def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
         return settings_issue(
             self, SGD, ("lr", "momentum", "nesterov", "weight_decay"), ("step", "_update")
         )
@@ -202,6 +206,7 @@ class Adam(Optimizer):
         p -= p.dtype.type(self.lr / bc1) * (m / denom)
 
     def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
         return settings_issue(
             self, Adam, ("lr", "beta1", "beta2", "eps", "weight_decay"), ("step", "_update")
         )
@@ -362,6 +367,7 @@ class Schedule:
         return _cos_anneal(1.0, end, min(pct, 1.0))
 
     def spec(self) -> dict:
+        """``{"name": …, options}``: what :func:`make_schedule` rebuilds."""
         return {"name": self.name, **{k: v for k, v in vars(self).items() if k != "name"}}
 
 
@@ -373,6 +379,7 @@ SCHEDULES = ["constant", "step", "cosine", "warmup", "warmup_cosine", "onecycle"
 
 
 def make_schedule(spec) -> Schedule:
+    """A schedule from a name, a dict with ``name``, an existing Schedule or None."""
     if isinstance(spec, Schedule):
         return spec
     if spec is None:
