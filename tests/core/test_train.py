@@ -500,3 +500,26 @@ def test_sample_weights_fast_and_reference_paths_agree_and_are_checked():
         fit(nets[0], X, y, sample_weight=w[:-1], epochs=1)
     with pytest.raises(DataError, match="sample_weight"):
         fit(nets[0], X, y, sample_weight=-w, epochs=1)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_non_finite_last_update_of_an_epoch_is_caught_before_the_record(fast):
+    class PoisonLast(Callback):
+        def on_epoch_begin(self, trainer):
+            self.state = trainer.model.state_dict()
+
+        def on_batch_end(self, trainer, loss):
+            if trainer.step == 3:  # the epoch's 4th and last batch
+                trainer.model.named_gradients()["0.weight"][0, 0] = np.nan
+
+        def on_epoch_end(self, trainer):
+            raise AssertionError("the diverged epoch must not be recorded")
+
+    X, y = xor_blobs(64, seed=0)
+    net = Network.from_sizes([2, 8, 2], "relu", rng=0)
+    watch = PoisonLast()
+    hist = fit(net, X, y, optimizer="sgd", epochs=2, batch_size=16, callbacks=[watch], fast=fast)
+    rec = hist.last()
+    assert len(hist) == 1 and rec["cause"] == "parameters" and rec["step"] == 4
+    assert rec["restored_epoch"] == 0 and np.isfinite(rec["train_loss"])
+    assert states_equal(net.state_dict(), watch.state)

@@ -164,6 +164,8 @@ def measure_epochs(settings: Settings, data, *, progress=None) -> dict:
             row["gemm_floor_seconds"] = floor["seconds_per_epoch"]
             for r in results.values():
                 r["most_ratio_possible"] = r["median"] / floor["seconds_per_epoch"]
+            if base:  # issue 18's measure: the engine's epoch over its products alone
+                row["engine_over_floor"] = base / floor["seconds_per_epoch"]
             rows.append(row)
     return {
         "order": "alternating: every system once per round, same order, repeated",

@@ -48,28 +48,30 @@ def render_markdown(result: dict) -> str:
             f"alternated; timed on {ep['samples']} images)",
             "",
             "| network | batch | system | median | min–max | × mlplab (medians) "
-            "| × mlplab (fastest runs) |",
-            "|---|---|---|---|---|---|---|",
+            "| × mlplab (fastest runs) | engine / floor |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for row in ep["rows"]:
             net = "-".join(map(str, row["sizes"]))
-            for s in row["systems"].values():
+            floor = row.get("gemm_floor_seconds")
+            for name, s in row["systems"].items():
                 ratio, fast = s["ratio_to_mlplab"], s.get("min_ratio_to_mlplab")
+                over = f"{s['median'] / floor:.2f}" if name.startswith("mlplab") and floor else ""
                 lines.append(
                     f"| {net} | {row['batch']} | {s['label']} | {s['median']:.3f} | "
                     f"{s['min']:.3f}–{s['max']:.3f} | "
                     f"{'—' if ratio is None else f'{ratio:.2f}'} | "
-                    f"{'—' if fast is None else f'{fast:.2f}'} |"
+                    f"{'—' if fast is None else f'{fast:.2f}'} | "
+                    f"{over} |"
                 )
             if "mlplab_gflops" in row:
                 lines.append(
                     f"| {net} | {row['batch']} | engine rate | {row['mlplab_gflops']:.0f} GFLOP/s"
-                    " | | | |"
+                    " | | | | |"
                 )
-            if "gemm_floor_seconds" in row:
+            if floor:
                 lines.append(
-                    f"| {net} | {row['batch']} | matrix products alone | "
-                    f"{row['gemm_floor_seconds']:.3f} | | | |"
+                    f"| {net} | {row['batch']} | matrix products alone | {floor:.3f} | | | | |"
                 )
     if "peak" in result:
         pk = result["peak"]
@@ -140,7 +142,7 @@ def render_markdown(result: dict) -> str:
     if result.get("targets"):
         lines += [
             "",
-            "## Targets (issue 9)",
+            "## Targets (issues 9 and 18)",
             "",
             "| target | goal | measured | met | fastest runs | most possible on this BLAS |",
             "|---|---|---|---|---|---|",
@@ -151,7 +153,7 @@ def render_markdown(result: dict) -> str:
             shown = "—" if v is None else f"{v:.3g}"
             met = {True: "yes", False: "NO", None: "not measured"}[t["met"]]
             lines.append(
-                f"| {t['what']} | {t['goal']} | {shown} | {met} | {fmt(t.get('fastest_runs'))} "
+                f"| {t['what']} | {_goal(t)} | {shown} | {met} | {fmt(t.get('fastest_runs'))} "
                 f"| {fmt(t.get('most_possible'))} |"
             )
         lines += [
@@ -203,3 +205,14 @@ def plot_scaling(result: dict) -> bytes:
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return buf.getvalue()
+
+
+def _goal(t: dict) -> str:
+    """A target's goal as the table shows it."""
+    key, goal = t["target"], t["goal"]
+    if key == "vs_sklearn":
+        gv = t.get("goal_value")
+        return f"≥ {100 * goal:.0f} % of most possible" + ("" if gv is None else f" ({gv:.3g})")
+    if key in ("engine_floor", "fast_recipe_98"):
+        return f"≤ {goal}"
+    return f"≥ {goal}"

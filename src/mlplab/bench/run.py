@@ -20,17 +20,31 @@ from mlplab.bench.epochs import gemm_ceiling, matmul_peak, measure_epochs
 from mlplab.bench.scaling import measure_scaling
 from mlplab.bench.tta import target_key, time_to_accuracy
 
+#: ``(key, what, goal)``.  ``vs_sklearn``'s goal is a fraction of its "most possible" bound
+#: (issue 18 replaced issue 9's unreachable 3×); ``engine_floor`` and ``fast_recipe_98`` are
+#: met at or below their goal, the others at or above.
 TARGETS = (
+    ("engine_floor", "engine epoch / its matrix products alone (largest over the rows)", 1.15),
     ("vs_torch_256", "engine epoch speed-up over PyTorch eager fp32, 784-256-256-10", 1.2),
     ("vs_torch_1024", "engine epoch speed-up over PyTorch eager fp32, 784-1024-1024-10", 1.1),
-    ("vs_sklearn", "engine epoch speed-up over scikit-learn (smallest over the rows)", 3.0),
+    (
+        "vs_sklearn",
+        "engine epoch speed-up over scikit-learn (smallest over the rows), as a fraction "
+        "of the most possible",
+        0.90,
+    ),
     ("peak_fraction", "engine GFLOP/s / matmul peak at batch 256, width 1024", 0.70),
     ("fast_recipe_98", "fast recipe: training seconds to 98.0 % MNIST test accuracy", 1.0),
 )
+LOWER_IS_BETTER = ("engine_floor", "fast_recipe_98")
+#: Targets whose goal is a fraction of the "most possible" bound of the same ratio.
+OF_MOST_POSSIBLE = ("vs_sklearn",)
 
 
 def check_targets(result: dict) -> list[dict]:
-    """Each target of issue 9 with the measured value (None where not measured) and ``met``."""
+    """Each target (issues 9 and 18) with the measured value (None where not measured) and
+    ``met``; ``goal_value`` is the goal in the value's unit (for a goal that is a fraction of
+    the most possible ratio: that fraction of it)."""
     rows = result.get("epoch", {}).get("rows", [])
 
     def ratio(system, width=None, key="ratio_to_mlplab"):
@@ -55,7 +69,9 @@ def check_targets(result: dict) -> list[dict]:
     fast98 = None
     if fast and fast["reached"].get(target_key(0.98)):
         fast98 = fast["reached"][target_key(0.98)]["train_seconds"]
+    floors = [r["engine_over_floor"] for r in rows if r.get("engine_over_floor") is not None]
     values = {
+        "engine_floor": max(floors) if floors else None,
         "vs_torch_256": ratio("torch", 256),
         "vs_torch_1024": ratio("torch", 1024),
         "vs_sklearn": ratio("sklearn"),
@@ -78,8 +94,16 @@ def check_targets(result: dict) -> list[dict]:
     out = []
     for key, what, goal in TARGETS:
         v = values[key]
-        met = None if v is None else (v <= goal if key == "fast_recipe_98" else v >= goal)
-        row = {"target": key, "what": what, "goal": goal, "value": v, "met": met}
+        goal_value = goal
+        if key in OF_MOST_POSSIBLE:
+            bound = bounds.get(key)
+            goal_value = None if bound is None else goal * bound
+        if v is None or goal_value is None:
+            met = None
+        else:
+            met = v <= goal_value if key in LOWER_IS_BETTER else v >= goal_value
+        row = {"target": key, "what": what, "goal": goal, "goal_value": goal_value}
+        row.update(value=v, met=met)
         row["fastest_runs"] = fastest.get(key)
         row["most_possible"] = bounds.get(key)
         out.append(row)

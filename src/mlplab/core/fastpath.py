@@ -189,8 +189,16 @@ class FastStep(NumpyStep):
 
     # ------------------------------------------------------------------ update
     def update(self) -> None:
-        """The optimizer's step on the model's parameters, in place (``optimizer.t`` += 1)."""
-        fast_optimizer_step(self.optimizer, self.named_params, self.named_grads, self._scratch)
+        """The optimizer's step on the model's parameters, in place (``optimizer.t`` += 1):
+        its fast update when :meth:`~mlplab.core.optim.Optimizer.fast_issue` allowed it when
+        this step was made (settings are fixed at construction), else its own ``step``."""
+        opt = self.optimizer
+        if "optimizer" in self.issues:
+            opt.step(self.named_params, self.named_grads)
+            return
+        opt.t += 1
+        for name, p in self.named_params.items():
+            opt.update_into(name, p, self.named_grads[name], self._scratch)
 
 
 def fast_optimizer_step(

@@ -139,6 +139,7 @@ class NumpyStep(Step):
         self.named_params = model.named_parameters()
         self.named_grads = model.named_gradients()
         self.X = self.y = self.weight = self.X_val = None
+        self._xb: dict[int, np.ndarray] = {}  # gathered batches, one buffer per batch size
 
     def prepare(self, X, y, weight, X_val):
         """Keep the arrays (already of the model's dtype and validated by the loop)."""
@@ -149,10 +150,20 @@ class NumpyStep(Step):
         raise NotImplementedError
 
     def train_batch(self, idx, rng):
-        """Gather the rows ``idx`` and run :meth:`forward_backward` on them."""
+        """Gather the rows ``idx`` (into a buffer kept per batch size) and run
+        :meth:`forward_backward` on them."""
+        n = len(idx)
+        buf = self._xb.get(n)
+        if buf is None:
+            if len(self._xb) >= 4:
+                self._xb.clear()
+            buf = self._xb[n] = np.empty((n, *self.X.shape[1:]), self.X.dtype)
+        # mode "clip" writes straight into the buffer ("raise" would copy twice); the indices
+        # come from a permutation of the rows, so none is out of range
+        Xb = np.take(self.X, idx, axis=0, out=buf, mode="clip")
         yb = self.y[idx]
         wb = None if self.weight is None else self.weight[idx]
-        z, loss = self.forward_backward(self.X[idx], yb, rng, wb)
+        z, loss = self.forward_backward(Xb, yb, rng, wb)
         return loss, z
 
     def batch_weight(self, idx):

@@ -17,8 +17,13 @@ One optimizer step on a batch (X_b, y_b):
 4. optional clipping of the global gradient norm;
 5. callbacks see the gradients (``on_batch_end``); the optimizer updates θ in place;
 6. optional max-norm: each unit's incoming weight vector is rescaled to norm ≤ c;
-7. the parameters are checked for inf/NaN: a non-finite loss, update or validation loss stops
-   the run and puts back the state of the last finished epoch.
+7. a non-finite loss, update or validation loss stops the run and puts back the state of the
+   last finished epoch (weights, buffers, optimizer state, step counter).  An update that makes
+   a parameter inf or NaN is caught by the next step's loss — inf and NaN reach the logits
+   through every layer — where the parameters are then checked to name the update as the
+   cause, and by a check of every parameter after the epoch's last update; so no callback,
+   record or checkpoint ever sees a non-finite state, at the cost of one parameter pass per
+   epoch instead of one per step.
 
 Batch norm never sees a batch of one row: the batch size is widened until the last batch of
 an epoch has at least two rows (:func:`batch_size_for`).
@@ -372,10 +377,13 @@ class Trainer:
             }
         )
 
-    def _diverged(self, step: Step, loss, cause: str) -> None:
+    def _diverged(self, step: Step, loss, cause: str, at: int | None = None) -> None:
         """Stop, put back the state of the last finished epoch (weights, buffers, optimizer
-        state and step counter) and record the divergence at the step being taken."""
-        self._mark_diverged(loss, self.step + (cause != "validation"), cause)
+        state and step counter) and record the divergence at step ``at`` (default: the step
+        being taken)."""
+        if at is None:
+            at = self.step + (cause != "validation")
+        self._mark_diverged(loss, at, cause)
         if self.last_good_state is not None:
             step.restore(self.last_good_state["engine"])
             self.step = self.last_good_state["step"]
@@ -417,6 +425,7 @@ class Trainer:
         step = self.make_step()
         step.prepare(X, y, w, X_val if has_val else None)
         head = self.model.head
+        last_loss = math.nan
         for cb in self.callbacks:
             cb.on_train_begin(self)
         while self.epoch < cfg.epochs and not self.stop:
@@ -439,7 +448,13 @@ class Trainer:
                     loss, z = step.train_batch(idx, self.rng)
                     loss += self._penalty(step)
                 if not math.isfinite(loss):
-                    self._diverged(step, loss, "loss")
+                    # an update that made the parameters non-finite shows here, in the next
+                    # step's loss (inf and NaN reach the logits through every layer): then
+                    # the update is what diverged, and the step it happened in is recorded
+                    if self.step > 0 and not step.all_finite(step.params()):
+                        self._diverged(step, last_loss, "parameters", self.step)
+                    else:
+                        self._diverged(step, loss, "loss")
                     break
                 if cfg.clip_grad_norm:
                     self._clip(step)
@@ -449,10 +464,8 @@ class Trainer:
                     step.update()
                     if cfg.max_norm:
                         self._max_norm(step)
-                if not step.all_finite(step.params()):
-                    self._diverged(step, loss, "parameters")
-                    break
                 self.step += 1
+                last_loss = loss  # the loss of the batch whose update is the latest
                 m, bw = len(idx), step.batch_weight(idx)
                 loss_sum += loss * bw
                 if self.metric == "accuracy":
@@ -460,6 +473,9 @@ class Trainer:
                 seen += m
                 weight_seen += bw
             if self.stop:
+                break
+            if not step.all_finite(step.params()):  # the epoch's last update (nothing after it)
+                self._diverged(step, last_loss, "parameters", self.step)
                 break
             rec = {"epoch": self.epoch + 1, "train_loss": loss_sum / weight_seen}
             if self.metric == "accuracy":
