@@ -108,7 +108,9 @@ def run(rows: int, repeats: int, batch_size: int, lr: float, seed: int, threads:
         "torch": functools.partial(torch_epoch, X, y, **kw),
     }
     times, losses = epoch_timing.alternate(cases, repeats)
-    summary = {name: epoch_timing.summary(ts, epoch_loss=losses[name]) for name, ts in times.items()}
+    summary = {
+        name: epoch_timing.summary(ts, epoch_loss=losses[name]) for name, ts in times.items()
+    }
     return {
         "workload": {
             "sizes": SIZES,
