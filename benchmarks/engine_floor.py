@@ -46,7 +46,7 @@ def products_runner(sizes, batch: int, steps: int, seed: int = 0):
     return run
 
 
-def measure(hidden, batch: int, rows: int, rounds: int, clock) -> dict:
+def measure(hidden, batch: int, rows: int, rounds: int, clock, fast=True) -> dict:
     """Interleaved engine epochs and products-alone runs; the ratio per round and its median."""
     X, y, _, _ = mnist_arrays(rows)
     sizes = [X.shape[1], *hidden, 10]
@@ -101,18 +101,23 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--clock", choices=list(CLOCKS), default="cpu")
+    p.add_argument(
+        "--step", choices=["fast", "fused", "reference"], default="fast", help="the engine's step"
+    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    fast = {"fast": True, "fused": "fused", "reference": False}[args.step]
     hidden = [int(h) for h in args.hidden.split(",")]
     with blas_threads(args.threads):
-        r = measure(hidden, args.batch, args.rows, args.rounds, CLOCKS[args.clock])
-    r.update(threads=args.threads, clock=args.clock)
+        r = measure(hidden, args.batch, args.rows, args.rounds, CLOCKS[args.clock], fast)
+    r.update(threads=args.threads, clock=args.clock, step=args.step)
     if args.json:
         print(json.dumps(r))
         return 0
     net = "-".join(map(str, r["sizes"]))
     print(
-        f"{net}, batch {r['batch']}, {args.threads} thread(s), {args.clock} clock, "
+        f"{net}, batch {r['batch']}, {args.step} step, {args.threads} thread(s), "
+        f"{args.clock} clock, "
         f"{r['rounds']} rounds: engine / products = {r['ratio_median']:.3f} "
         f"(min {r['ratio_min']:.3f}); per step {r['engine_ms_per_step_median']:.2f} ms vs "
         f"{r['products_ms_per_step_median']:.2f} ms"

@@ -14,6 +14,7 @@ from mlplab.core.layers import Dense
 from mlplab.core.network import Network, mlp_spec
 from mlplab.core.optim import SGD, Adam, AdamW, Optimizer, make_optimizer
 from mlplab.core.train import Callback, TrainConfig, Trainer, fit
+from mlplab.errors import ConfigError
 
 
 def _data(n=96, d=7, k=3, head="softmax_ce", seed=0):
@@ -298,3 +299,46 @@ def test_a_new_setting_on_a_kernel_class_is_refused_not_ignored(caplog):
         "layer 1 (LayerNorm)",
         "layer 2 (ActivationLayer)",
     }
+
+
+# --------------------------------------------------------------------------- fused SGD
+@pytest.mark.parametrize("net", ["relu", "relu-dropout", "relu-batchnorm", "tanh-layernorm"])
+def test_fused_sgd_equals_the_reference_within_rounding(net):
+    """The fused update adds η·δᵀH inside the GEMM: not bit for bit, within float32 rounding.
+    One step: relative error ≤ 1e-6 of the largest weight; two epochs: ≤ 1e-4."""
+    X, y = _data()
+    kw = dict(NETS[net])
+    act = kw.pop("activation")
+    spec = mlp_spec([7, 12, 9, 3], act, **kw)
+    for epochs, batch, tol in ((1, 96, 1e-6), (2, 20, 1e-4)):
+        ref, fused = Network(spec, rng=1), Network(spec, rng=1)
+        opt = {"name": "sgd", "lr": 0.1}
+        h_ref = fit(ref, X, y, optimizer=opt, epochs=epochs, batch_size=batch, rng=5, fast=False)
+        h_fus = fit(
+            fused, X, y, optimizer=opt, epochs=epochs, batch_size=batch, rng=5, fast="fused"
+        )
+        for k, v in ref.state_dict().items():
+            w = fused.state_dict()[k]
+            assert np.max(np.abs(w - v)) <= tol * max(1.0, float(np.max(np.abs(v)))), k
+        np.testing.assert_allclose(h_fus["train_loss"], h_ref["train_loss"], rtol=10 * tol)
+        first = next(iter(ref.named_parameters()))
+        assert not np.array_equal(ref.state_dict()[first], Network(spec, rng=1).state_dict()[first])
+
+
+def test_fused_sgd_is_chosen_only_where_it_applies(caplog):
+    X, y = _data()
+    model = Network.from_sizes([7, 10, 3], "relu", rng=0)
+    t = Trainer(model, {"name": "sgd", "lr": 0.1}, config=TrainConfig(epochs=1), fast="fused")
+    assert type(t.make_step()).__name__ == "FusedSGDStep"
+    for opt, cfg, cbs in [
+        ({"name": "sgd", "lr": 0.1, "momentum": 0.9}, TrainConfig(), ()),
+        ("adam", TrainConfig(), ()),
+        ({"name": "sgd", "lr": 0.1}, TrainConfig(l2=1e-3), ()),
+        ({"name": "sgd", "lr": 0.1}, TrainConfig(), (Callback(),)),
+    ]:
+        with caplog.at_level(logging.DEBUG, logger="mlplab.core.train"):
+            t = Trainer(model, opt, config=cfg, callbacks=cbs, fast="fused")
+            assert type(t.make_step()) is FastStep
+    assert sum("fused SGD step not used" in r.getMessage() for r in caplog.records) == 4
+    with pytest.raises(ConfigError, match="fast"):
+        Trainer(model, "sgd", fast="yes")

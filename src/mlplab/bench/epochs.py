@@ -108,7 +108,7 @@ def epoch_runner(
     check_choice("system", system, list(SYSTEMS))
     sizes = [int(s) for s in sizes]
     if system in ("mlplab", "mlplab_ref"):
-        fast = system == "mlplab"
+        fast = "fused" if system == "mlplab" else False  # plain SGD: the fused step
         return lambda X, y: _engine_epoch(X, y, sizes, batch, lr, seed, fast, clock)
     if system in ("torch", "torch_bf16"):
         bf16 = system == "torch_bf16"

@@ -40,7 +40,14 @@ from mlplab.core.network import Network
 from mlplab.core.optim import Optimizer
 from mlplab.core.steps import NumpyStep
 
-__all__ = ["FastStep", "fast_optimizer_step", "model_lowest", "fast_issues"]
+__all__ = [
+    "FastStep",
+    "FusedSGDStep",
+    "fused_sgd_issue",
+    "fast_optimizer_step",
+    "model_lowest",
+    "fast_issues",
+]
 
 log = logging.getLogger("mlplab.core.fastpath")
 
@@ -218,3 +225,79 @@ def fast_optimizer_step(
     optimizer.t += 1
     for name, p in params.items():
         optimizer.update_into(name, p, grads[name], scratch)
+
+
+def fused_sgd_issue(model: Network, optimizer: Optimizer, config, callbacks) -> str | None:
+    """Why :class:`FusedSGDStep` cannot run this training (None when it can): it needs plain
+    SGD (no momentum, no weight decay) with its fast update, and nothing that reads or changes
+    the gradients between backward and update — no callbacks, no L1/L2, no clipping."""
+    if optimizer.fast_issue() is not None or optimizer.name != "sgd":
+        return f"optimizer {optimizer!r} is not SGD with its fast update"
+    if optimizer.momentum or optimizer.weight_decay:
+        return "SGD with momentum or weight decay keeps state the fused update does not"
+    if callbacks:
+        return "callbacks read the gradients, which the fused update never writes"
+    if config.l1 or config.l2 or config.clip_grad_norm:
+        return "L1/L2 penalties and clipping change the gradients before the update"
+    if not any(layer.kind == "dense" and layer.fast_issue() is None for layer in model.layers):
+        return "no Dense layer with its fast kernel"
+    return None
+
+
+class FusedSGDStep(FastStep):
+    """The fast step with plain SGD folded into the weight-gradient products
+    (:meth:`~mlplab.core.layers.Dense.backward_sgd_into`): for every Dense layer one GEMM
+    computes ``W ← W − η δᵀH``; parameters of other layers (batch norm, PReLU) take the
+    ordinary fast update in :meth:`update`.
+
+    Not bit for bit the reference: the update is added inside the GEMM's accumulation, so the
+    weights differ from the reference step's by float rounding (tested within a stated
+    tolerance in ``tests/core/test_fastpath.py``).  ``Trainer(fast="fused")`` chooses it when
+    :func:`fused_sgd_issue` allows; the Dense weight gradients are then never written.
+    """
+
+    def __init__(self, model: Network, optimizer: Optimizer):
+        super().__init__(model, optimizer)
+        self.fused = [
+            kernel and layer.kind == "dense" for layer, kernel in zip(model.layers, self.kernel)
+        ]
+        fused_names = {
+            f"{i}.{k}" for i, f in enumerate(self.fused) if f for k in model.layers[i].params
+        }
+        self._rest = {k: v for k, v in self.named_params.items() if k not in fused_names}
+
+    def forward_backward(self, X, y, rng=None, weight=None):
+        """Forward, backward and — for the Dense layers — the SGD update, at the optimizer's
+        current learning rate; returns the logits and the loss."""
+        model = self.model
+        for layer in self._zero_layers:
+            layer.zero_grad()
+        z = self.forward(X, training=True, rng=rng)
+        buf = self.buffers(X.shape[0])
+        head = model.head
+        if self.fused_head and weight is None:
+            loss, delta = head.loss_and_delta_into(z, y, buf.head)
+        else:
+            loss = head.loss(z, y, weight)
+            delta = head.delta(z, y, weight).astype(model.dtype, copy=False)
+        model.delta_out = delta
+        lowest, lr = self._lowest, self.optimizer.lr
+        for i in range(len(model.layers) - 1, lowest - 1, -1):
+            layer = model.layers[i]
+            model.deltas[i] = delta
+            if self.fused[i]:
+                delta = layer.backward_sgd_into(delta, buf.layer[i], i > lowest, lr)
+            elif self.kernel[i]:
+                delta = layer.backward_into(delta, buf.layer[i], i > lowest)
+            else:
+                delta = layer.backward(delta)
+        for i in range(lowest):
+            model.deltas[i] = None
+        return z, loss
+
+    def update(self) -> None:
+        """The SGD update of the parameters the fused backward did not update."""
+        opt = self.optimizer
+        opt.t += 1
+        for name, p in self._rest.items():
+            opt.update_into(name, p, self.named_grads[name], self._scratch)

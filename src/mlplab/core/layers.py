@@ -21,6 +21,7 @@ kernel does not implement — and the fast step then runs the layer's reference 
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import blas
 
 from mlplab.core.activations import Activation, get_activation
 from mlplab.core.init import init_weight, resolve_init
@@ -176,6 +177,26 @@ class Dense(Layer):
         if not need_input_delta:
             return None
         return np.matmul(delta, self.params["weight"], out=buf["din"])  # δ W
+
+    def backward_sgd_into(self, delta, buf, need_input_delta, lr: float):
+        """``backward_into`` fused with plain SGD's update (no momentum, no decay):
+        ``δ W`` first (with the old W), then ``W ← W − η δᵀH`` as one GEMM with β = 1
+        (:func:`scipy.linalg.blas.sgemm`), so ∂L/∂W is never written, and ``b ← b − η Σδ``.
+
+        Equal to ``backward_into`` followed by :meth:`SGD.update_into` within rounding, not
+        bit for bit: the GEMM adds η·δᵀH to W inside its accumulation (``grads["weight"]`` is
+        left as it was; ``grads["bias"]`` holds Σδ).
+        """
+        din = None
+        if need_input_delta:
+            din = np.matmul(delta, self.params["weight"], out=buf["din"])  # δ W (old W)
+        W, b, gb = self.params["weight"], self.params["bias"], self.grads["bias"]
+        gemm = blas.sgemm if W.dtype == np.float32 else blas.dgemm
+        # Wᵀ (Fortran order) ← −η Hᵀ δ + Wᵀ, in place: W's own memory
+        gemm(-lr, self.h_prev.T, delta.T, beta=1.0, c=W.T, trans_b=1, overwrite_c=1)
+        np.sum(delta, axis=0, out=gb)  # Σ_n δ
+        b -= b.dtype.type(lr) * gb  # as SGD: b ← b − η g
+        return din
 
     def spec(self):
         """The settings that rebuild this object (JSON-serialisable)."""

@@ -35,18 +35,21 @@ it continues bit for bit.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from mlplab.core.fastpath import FastStep
+from mlplab.core.fastpath import FastStep, FusedSGDStep, fused_sgd_issue
 from mlplab.core.losses import check_sample_weight
 from mlplab.core.network import Network
 from mlplab.core.optim import Optimizer, Schedule, make_optimizer, make_schedule
 from mlplab.core.steps import ReferenceStep, Step, batch_accuracy, eval_logits
 from mlplab.errors import ConfigError, DataError, check_range
+
+log = logging.getLogger("mlplab.core.train")
 
 __all__ = [
     "TrainConfig",
@@ -208,9 +211,11 @@ class Trainer:
     rng : numpy.random.Generator or int, optional
         Draws the batch order (and the dropout masks of the NumPy steps).
     callbacks : sequence of Callback
-    fast : bool
+    fast : bool or "fused"
         True: the fast step (:class:`~mlplab.core.fastpath.FastStep`, the same numbers);
-        False: the reference step.
+        False: the reference step; ``"fused"``: plain SGD folded into the weight-gradient
+        products (:class:`~mlplab.core.fastpath.FusedSGDStep`, equal within rounding) where
+        :func:`~mlplab.core.fastpath.fused_sgd_issue` allows, else the fast step.
 
     The state the loop keeps — the Generator, the counters (``epoch``, ``step``), the
     :class:`History`, the early-stopping memory (``best``, ``wait``, ``stop``,
@@ -231,7 +236,9 @@ class Trainer:
     ):
         self._init_loop(model, optimizer, schedule, config, rng, callbacks)
         self.model = model
-        self.fast = bool(fast)
+        if fast not in (True, False, "fused"):
+            raise ConfigError(f"fast must be True, False or 'fused'; got {fast!r}")
+        self.fast = fast
 
     def _init_loop(self, model: Network, optimizer, schedule, config, rng, callbacks) -> None:
         """Check that ``model`` can be trained and set up the loop's state (nothing done yet)."""
@@ -302,6 +309,11 @@ class Trainer:
         """The step object of this run, chosen when ``fit`` starts: the fast step (which
         runs the reference code of whatever its kernels do not implement, see
         :func:`mlplab.core.fastpath.fast_issues`) or, with ``fast=False``, the reference."""
+        if self.fast == "fused":
+            why = fused_sgd_issue(self.model, self.optimizer, self.config, self.callbacks)
+            if why is None:
+                return FusedSGDStep(self.model, self.optimizer)
+            log.debug("fused SGD step not used (%s); the fast step runs", why)
         if self.fast:
             return FastStep(self.model, self.optimizer)
         return ReferenceStep(self.model, self.optimizer)
