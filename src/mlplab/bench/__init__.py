@@ -13,8 +13,9 @@ What is timed:
   mlplab's :class:`~mlplab.core.train.Trainer` (``fast="fused"``: the fast path with plain
   SGD folded into the weight-gradient products, equal to the reference within rounding; and
   the reference path for comparison), a PyTorch eager loop (``zero_grad``, forward, loss,
-  ``backward``, ``step``) in fp32 and under bf16 autocast, and scikit-learn's ``MLPClassifier.fit`` with ``max_iter=1``
-  and the same architecture, SGD, no momentum and no L2.
+  ``backward``, ``step``) in fp32 and under bf16 autocast, and scikit-learn's
+  ``MLPClassifier.fit`` with ``max_iter=1`` and the same architecture, SGD, no momentum and
+  no L2.
 * **peak**: float32 square matrix products (the BLAS NumPy uses, and PyTorch's); the engine's
   achieved rate is its matmul flops per epoch (:func:`train_flops`) over its epoch time.
 * **tta** (time to accuracy): training time until the MNIST test accuracy first reaches each
