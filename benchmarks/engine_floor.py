@@ -17,26 +17,15 @@ import json
 import math
 import statistics
 
-import numpy as np
-
 from mlplab.bench import CLOCKS, blas_threads, mnist_arrays
+from mlplab.bench.epochs import step_products
 from mlplab.core.network import Network
 from mlplab.core.train import TrainConfig, Trainer
 
 
 def products_runner(sizes, batch: int, steps: int, seed: int = 0):
-    """A function running ``steps`` steps' matrix products alone on float32 arrays."""
-    rng = np.random.default_rng(seed)
-    ops = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        H = rng.random((batch, a), dtype=np.float32)
-        W = rng.random((b, a), dtype=np.float32)
-        D = rng.random((batch, b), dtype=np.float32)
-        Z, G, P = np.empty((batch, b), np.float32), np.empty_like(W), np.empty_like(H)
-        ops.append(lambda H=H, W=W, Z=Z: np.matmul(H, W.T, out=Z))
-        ops.append(lambda D=D, H=H, G=G: np.matmul(D.T, H, out=G))
-        if i > 0:
-            ops.append(lambda D=D, W=W, P=P: np.matmul(D, W, out=P))
+    """A function running ``steps`` steps' matrix products alone (``bench.step_products``)."""
+    ops = step_products(sizes, batch, seed)
 
     def run():
         for _ in range(steps):

@@ -11,7 +11,7 @@ import torch
 
 from mlplab.backends.torch import head_loss, head_output
 from mlplab.backends.torch_gradcheck import check_head
-from mlplab.core.gradcheck import TOL_FD, TOL_TORCH, rel_err
+from mlplab.core.gradcheck import TOL_FD, TOL_TORCH, central_differences, rel_err
 from mlplab.core.losses import (
     HEADS,
     check_sample_weight,
@@ -207,13 +207,7 @@ def test_weighted_loss_and_delta_match_torch_and_central_differences(name):
     y = head.validate(labels(name, rng), n_out(name))
     w = weights(rng)
     loss, delta = head.loss(z, y, w), head.delta(z, y, w)
-    eps = 1e-6
-    fd = np.zeros_like(z)
-    for idx in np.ndindex(*z.shape):
-        zp, zm = z.copy(), z.copy()
-        zp[idx] += eps
-        zm[idx] -= eps
-        fd[idx] = (head.loss(zp, y, w) - head.loss(zm, y, w)) / (2 * eps)
+    fd = central_differences(lambda zz: head.loss(zz, y, w), z)
     assert rel_err(delta, fd) <= TOL_FD
     zt = torch.as_tensor(z).requires_grad_(True)
     lt = head_loss(name, zt, torch.as_tensor(y), torch.as_tensor(w))

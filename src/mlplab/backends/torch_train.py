@@ -26,7 +26,7 @@ from mlplab.core.layers import Dropout
 from mlplab.core.network import Network
 from mlplab.core.optim import SGD, Adam, AdamW, make_optimizer
 from mlplab.core.steps import Step
-from mlplab.core.train import History, TrainConfig, Trainer, fit_arguments
+from mlplab.core.train import History, TrainConfig, Trainer, fit
 from mlplab.errors import ConfigError, check_choice
 
 __all__ = [
@@ -378,37 +378,17 @@ class TorchTrainer(Trainer):
             self.seeded = True
 
 
-def torch_fit(
-    model: Network,
-    X,
-    y,
-    *,
-    optimizer="adam",
-    lr: float | None = None,
-    schedule=None,
-    validation=None,
-    rng=None,
-    callbacks=(),
-    device="auto",
-    precision="fp32",
-    sample_weight=None,
-    **config,
-) -> History:
+def torch_fit(model: Network, X, y, *, device="auto", precision="fp32", **kwargs) -> History:
     """:func:`mlplab.core.train.fit` on torch: train ``model`` in place, return its History.
 
-    Same arguments as :func:`~mlplab.core.train.fit`, plus ``device`` (``auto``/``cpu``/``cuda``)
-    and ``precision`` (``fp32``/``bf16``); ``sample_weight`` weights the training rows.  The
-    trained weights are in ``model`` afterwards.
+    Same arguments as :func:`~mlplab.core.train.fit` (``fast`` aside), plus ``device``
+    (``auto``/``cpu``/``cuda``) and ``precision`` (``fp32``/``bf16``).  The trained weights
+    are in ``model`` afterwards.
     """
-    optimizer, cfg, (X_val, y_val) = fit_arguments(optimizer, lr, config, validation, "torch_fit")
-    trainer = TorchTrainer(
-        model,
-        optimizer,
-        schedule=schedule,
-        config=cfg,
-        rng=rng,
-        callbacks=callbacks,
-        device=device,
-        precision=precision,
-    )
-    return trainer.fit(X, y, X_val, y_val, sample_weight=sample_weight)
+    if "fast" in kwargs:
+        raise ConfigError("torch_fit: 'fast' chooses a NumPy step; torch has one step")
+
+    def trainer(model, optimizer, **kw):
+        return TorchTrainer(model, optimizer, device=device, precision=precision, **kw)
+
+    return fit(model, X, y, trainer=trainer, caller="torch_fit", **kwargs)

@@ -221,14 +221,10 @@ def matmul_peak(
     return out
 
 
-def gemm_ceiling(
-    sizes, batch: int, repeats: int = 5, *, seed: int = 0, clock=time.perf_counter
-) -> dict:
-    """Time of only the matrix products of one training step (the shapes the engine runs:
-    ``H Wᵀ``, ``δᵀ H``, ``δ W``), best of ``repeats``: the step time a perfect engine around
-    this BLAS would reach, as GFLOP/s and as seconds per 60000-image epoch."""
+def step_products(sizes, batch: int, seed: int = 0) -> list:
+    """The matrix products of one training step on float32 arrays of the step's shapes —
+    ``H Wᵀ`` and ``δᵀ H`` per layer, ``δ W`` above the first — as argument-free callables."""
     rng = np.random.default_rng(seed)
-    sizes = [int(s) for s in sizes]
     ops = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         H = rng.random((batch, a), dtype=np.float32)
@@ -239,7 +235,17 @@ def gemm_ceiling(
         ops.append(lambda D=D, H=H, G=G: np.matmul(D.T, H, out=G))
         if i > 0:
             ops.append(lambda D=D, W=W, P=P: np.matmul(D, W, out=P))
+    return ops
 
+
+def gemm_ceiling(
+    sizes, batch: int, repeats: int = 5, *, seed: int = 0, clock=time.perf_counter
+) -> dict:
+    """Time of only the matrix products of one training step (the shapes the engine runs:
+    ``H Wᵀ``, ``δᵀ H``, ``δ W``), best of ``repeats``: the step time a perfect engine around
+    this BLAS would reach, as GFLOP/s and as seconds per 60000-image epoch."""
+    sizes = [int(s) for s in sizes]
+    ops = step_products(sizes, batch, seed)
     flops = train_flops(sizes, batch)
     inner = max(1, math.ceil(2e9 / flops))  # steps per timing: about 2 GFLOP, not one short step
 

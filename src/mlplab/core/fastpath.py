@@ -184,15 +184,18 @@ class FastStep(NumpyStep):
         model.delta_out = delta
         lowest = self._lowest
         for i in range(len(model.layers) - 1, lowest - 1, -1):
-            layer = model.layers[i]
             model.deltas[i] = delta  # ∂L/∂(output of layer i)
-            if self.kernel[i]:
-                delta = layer.backward_into(delta, buf.layer[i], i > lowest)
-            else:
-                delta = layer.backward(delta)
+            delta = self.backward_layer(i, delta, buf.layer[i], i > lowest)
         for i in range(lowest):
             model.deltas[i] = None  # not computed (the reference computes them, unused)
         return z, loss
+
+    def backward_layer(self, i: int, delta, buf: dict, need_input_delta: bool):
+        """Layer ``i``'s backward: its kernel's ``backward_into``, else its reference."""
+        layer = self.model.layers[i]
+        if self.kernel[i]:
+            return layer.backward_into(delta, buf, need_input_delta)
+        return layer.backward(delta)
 
     # ------------------------------------------------------------------ update
     def update(self) -> None:
@@ -266,34 +269,13 @@ class FusedSGDStep(FastStep):
         }
         self._rest = {k: v for k, v in self.named_params.items() if k not in fused_names}
 
-    def forward_backward(self, X, y, rng=None, weight=None):
-        """Forward, backward and — for the Dense layers — the SGD update, at the optimizer's
-        current learning rate; returns the logits and the loss."""
-        model = self.model
-        for layer in self._zero_layers:
-            layer.zero_grad()
-        z = self.forward(X, training=True, rng=rng)
-        buf = self.buffers(X.shape[0])
-        head = model.head
-        if self.fused_head and weight is None:
-            loss, delta = head.loss_and_delta_into(z, y, buf.head)
-        else:
-            loss = head.loss(z, y, weight)
-            delta = head.delta(z, y, weight).astype(model.dtype, copy=False)
-        model.delta_out = delta
-        lowest, lr = self._lowest, self.optimizer.lr
-        for i in range(len(model.layers) - 1, lowest - 1, -1):
-            layer = model.layers[i]
-            model.deltas[i] = delta
-            if self.fused[i]:
-                delta = layer.backward_sgd_into(delta, buf.layer[i], i > lowest, lr)
-            elif self.kernel[i]:
-                delta = layer.backward_into(delta, buf.layer[i], i > lowest)
-            else:
-                delta = layer.backward(delta)
-        for i in range(lowest):
-            model.deltas[i] = None
-        return z, loss
+    def backward_layer(self, i, delta, buf, need_input_delta):
+        """A Dense layer's backward fused with its SGD update (at the optimizer's current
+        learning rate); other layers as in :class:`FastStep`."""
+        if self.fused[i]:
+            layer = self.model.layers[i]
+            return layer.backward_sgd_into(delta, buf, need_input_delta, self.optimizer.lr)
+        return super().backward_layer(i, delta, buf, need_input_delta)
 
     def update(self) -> None:
         """The SGD update of the parameters the fused backward did not update."""

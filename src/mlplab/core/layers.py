@@ -389,13 +389,7 @@ class BatchNorm(Layer):
                 raise ConfigError("batchnorm in training mode needs a batch of at least 2 rows")
             mu = x.mean(axis=0)
             var = x.var(axis=0)
-            m = self.momentum
-            rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
-            rm *= 1 - m
-            rm += m * mu
-            rv *= 1 - m
-            rv += m * var * (n / (n - 1))
-            self.buffers["num_batches_tracked"] += 1
+            self.track(mu, var, n)
         else:
             mu, var = self.buffers["running_mean"], self.buffers["running_var"]
         self.trained_pass = training
@@ -403,6 +397,16 @@ class BatchNorm(Layer):
         self.x_hat = (x - mu) * self.inv_std
         self.out = self.params["weight"] * self.x_hat + self.params["bias"]
         return self.out
+
+    def track(self, mu, var, n: int) -> None:
+        """Running statistics ``r ← (1 − m) r + m·stat`` (the unbiased variance, as PyTorch)."""
+        m = self.momentum
+        rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
+        rm *= 1 - m
+        rm += m * mu
+        rv *= 1 - m
+        rv += m * var * (n / (n - 1))
+        self.buffers["num_batches_tracked"] += 1
 
     def backward(self, delta):
         """The batch-norm backward of the class docstring; adds γ's and β's gradients."""
@@ -445,13 +449,7 @@ class BatchNorm(Layer):
         np.square(dev, out=dev)
         var = np.add.reduce(dev, axis=0)
         np.true_divide(var, count, out=var, casting="unsafe")
-        m = self.momentum
-        rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
-        rm *= 1 - m
-        rm += m * mu
-        rv *= 1 - m
-        rv += m * var * (n / (n - 1))
-        self.buffers["num_batches_tracked"] += 1
+        self.track(mu, var, n)
         self.trained_pass = True
         self.inv_std = inv_std = 1.0 / np.sqrt(var + self.eps)
         x_hat = np.subtract(x, mu, out=buf["xhat"])  # x̂ = (x − μ)/√(σ² + ε)

@@ -117,16 +117,20 @@ class SGD(Optimizer):
         if self.weight_decay:
             g = g + self.weight_decay * p
         if self.momentum:
-            st = self.state.setdefault(name, {})
-            if "momentum_buffer" not in st:
-                st["momentum_buffer"] = np.array(g, copy=True)
-            else:
-                buf = st["momentum_buffer"]
-                buf *= self.momentum
-                buf += g
-            buf = st["momentum_buffer"]
+            buf = self.momentum_buffer(name, g)
             g = g + self.momentum * buf if self.nesterov else buf
         p -= p.dtype.type(self.lr) * g
+
+    def momentum_buffer(self, name: str, g) -> np.ndarray:
+        """``b ← μ b + g`` in place (``b₀ = g``) for parameter ``name``; returns b."""
+        st = self.state.setdefault(name, {})
+        if "momentum_buffer" not in st:
+            st["momentum_buffer"] = np.array(g, copy=True)
+        else:
+            buf = st["momentum_buffer"]
+            buf *= self.momentum
+            buf += g
+        return st["momentum_buffer"]
 
     def fast_issue(self):
         """None when the fast kernel next to this class implements it as set up; else why."""
@@ -141,14 +145,7 @@ class SGD(Optimizer):
             np.multiply(self.weight_decay, p, out=s)  # λ w
             g = np.add(g, s, out=s)
         if self.momentum:
-            st = self.state.setdefault(name, {})
-            if "momentum_buffer" not in st:
-                st["momentum_buffer"] = np.array(g, copy=True)
-            else:
-                buf = st["momentum_buffer"]
-                buf *= self.momentum
-                buf += g
-            buf = st["momentum_buffer"]
+            buf = self.momentum_buffer(name, g)
             if self.nesterov:
                 t = scratch_array(scratch, name, p, 1)
                 np.multiply(self.momentum, buf, out=t)  # μ b

@@ -28,7 +28,14 @@ import numpy as np
 from mlplab.core.network import Network
 from mlplab.core.optim import Optimizer
 
-__all__ = ["Step", "NumpyStep", "ReferenceStep"]
+__all__ = [
+    "Step",
+    "NumpyStep",
+    "ReferenceStep",
+    "batch_accuracy",
+    "eval_logits",
+    "params_finite",
+]
 
 
 class Step:
@@ -222,9 +229,8 @@ class NumpyStep(Step):
             W[over] *= (W.dtype.type(c) / np.sqrt(sq[over]))[:, None]
 
     def all_finite(self, arrays):
-        """A sum is finite exactly when no entry is inf or NaN (or the sum overflows)."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            return math.isfinite(sum(float(np.sum(a)) for a in arrays))
+        """:func:`params_finite` of the arrays."""
+        return params_finite(arrays)
 
     def capture(self):
         """Copies of the model's weights and buffers and of the optimizer's state."""
@@ -260,3 +266,13 @@ def eval_logits(model: Network, X: np.ndarray, batch_size: int = 4096) -> np.nda
     """Eval-mode logits of ``X`` (already of the model's dtype) in chunks of ``batch_size``."""
     zs = [model.forward(X[i : i + batch_size]) for i in range(0, len(X), batch_size)]
     return np.concatenate(zs) if zs else np.zeros((0, model.output_dim), model.dtype)
+
+
+def params_finite(arrays) -> bool:
+    """True when every entry of every NumPy array is finite.
+
+    One reduction per array: a sum is finite exactly when no entry is inf or NaN (or the
+    entries are so large that their sum overflows, which counts as diverged too).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return math.isfinite(sum(float(np.sum(a)) for a in arrays))

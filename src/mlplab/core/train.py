@@ -46,7 +46,7 @@ from mlplab.core.fastpath import FastStep, FusedSGDStep, fused_sgd_issue
 from mlplab.core.losses import check_sample_weight
 from mlplab.core.network import Network
 from mlplab.core.optim import Optimizer, Schedule, make_optimizer, make_schedule
-from mlplab.core.steps import ReferenceStep, Step, batch_accuracy, eval_logits
+from mlplab.core.steps import ReferenceStep, Step, batch_accuracy, eval_logits, params_finite
 from mlplab.errors import ConfigError, DataError, check_range
 
 log = logging.getLogger("mlplab.core.train")
@@ -515,16 +515,6 @@ class Trainer:
         return self.history
 
 
-def params_finite(arrays) -> bool:
-    """True when every entry of every NumPy array is finite.
-
-    One reduction per array: a sum is finite exactly when no entry is inf or NaN (or the
-    entries are so large that their sum overflows, which counts as diverged too).
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        return math.isfinite(sum(float(np.sum(a)) for a in arrays))
-
-
 def fit(
     model: Network,
     X,
@@ -538,6 +528,8 @@ def fit(
     callbacks=(),
     fast: bool = True,
     sample_weight=None,
+    trainer=None,
+    caller: str = "fit",
     **config,
 ) -> History:
     """Train ``model`` in place and return its :class:`History`.
@@ -546,13 +538,18 @@ def fit(
     rate; ``validation`` is an ``(X_val, y_val)`` pair; ``fast=False`` runs the reference path
     instead of :class:`~mlplab.core.fastpath.FastStep` (same numbers); remaining keywords go to
     :class:`TrainConfig` (``epochs``, ``batch_size``, ``l2``, ``early_stopping`` …);
-    ``sample_weight`` weights the training rows (see :meth:`Trainer.fit`).
+    ``sample_weight`` weights the training rows (see :meth:`Trainer.fit`).  ``trainer`` (a
+    callable taking the arguments of :class:`Trainer` but ``fast``) builds another trainer of
+    the same loop — ``torch_fit`` passes ``TorchTrainer`` — and ``caller`` names the function
+    in argument errors.
     """
-    optimizer, cfg, (X_val, y_val) = fit_arguments(optimizer, lr, config, validation, "fit")
-    trainer = Trainer(
-        model, optimizer, schedule=schedule, config=cfg, rng=rng, callbacks=callbacks, fast=fast
-    )
-    return trainer.fit(X, y, X_val, y_val, sample_weight=sample_weight)
+    optimizer, cfg, (X_val, y_val) = fit_arguments(optimizer, lr, config, validation, caller)
+    kw = dict(schedule=schedule, config=cfg, rng=rng, callbacks=callbacks)
+    if trainer is None:
+        run = Trainer(model, optimizer, fast=fast, **kw)
+    else:
+        run = trainer(model, optimizer, **kw)
+    return run.fit(X, y, X_val, y_val, sample_weight=sample_weight)
 
 
 def fit_arguments(optimizer, lr, config: dict, validation, caller: str):
