@@ -29,7 +29,7 @@ import functools
 import sys
 import time
 
-import _timing
+import epoch_timing
 import numpy as np
 
 SIZES = [784, 256, 256, 10]
@@ -79,9 +79,9 @@ def run(rows: int, repeats: int, batch_size: int, seed: int, threads: int, optim
             )
             for system in SYSTEMS
         }
-        times, models = _timing.alternate(cases, repeats)
+        times, models = epoch_timing.alternate(cases, repeats)
         results[opt_name] = {
-            s: _timing.summary(ts, test_accuracy=float(np.mean(models[s].predict(Xt) == yt)))
+            s: epoch_timing.summary(ts, test_accuracy=float(np.mean(models[s].predict(Xt) == yt)))
             for s, ts in times.items()
         }
     return {
@@ -100,7 +100,7 @@ def run(rows: int, repeats: int, batch_size: int, seed: int, threads: int, optim
             "order": "alternating " + ", ".join(SYSTEMS),
         },
         "results": results,
-        "machine": _timing.machine(torch),
+        "machine": epoch_timing.machine(torch),
     }
 
 
@@ -141,8 +141,8 @@ def print_table(rep: dict) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    _timing.add_size_args(p, "system")
-    _timing.add_run_args(p)
+    epoch_timing.add_size_args(p, "system")
+    epoch_timing.add_run_args(p)
     p.add_argument(
         "--optimizers",
         nargs="+",
@@ -151,9 +151,9 @@ def main(argv=None) -> int:
         help="which optimizers to time (default: adam sgd)",
     )
     args = p.parse_args(argv)
-    _timing.check_args(p, args)
+    epoch_timing.check_args(p, args)
     rep = run(args.rows, args.repeats, args.batch_size, args.seed, args.threads, args.optimizers)
-    return _timing.emit(rep, args.json, print_table)
+    return epoch_timing.emit(rep, args.json, print_table)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import functools
 import sys
 import time
 
-import _timing
+import epoch_timing
 import numpy as np
 
 SIZES = [784, 256, 256, 10]
@@ -107,8 +107,10 @@ def run(rows: int, repeats: int, batch_size: int, lr: float, seed: int, threads:
         "mlplab": functools.partial(mlplab_epoch, X, y, **kw),
         "torch": functools.partial(torch_epoch, X, y, **kw),
     }
-    times, losses = _timing.alternate(cases, repeats)
-    summary = {name: _timing.summary(ts, epoch_loss=losses[name]) for name, ts in times.items()}
+    times, losses = epoch_timing.alternate(cases, repeats)
+    summary = {
+        name: epoch_timing.summary(ts, epoch_loss=losses[name]) for name, ts in times.items()
+    }
     return {
         "workload": {
             "sizes": SIZES,
@@ -127,7 +129,7 @@ def run(rows: int, repeats: int, batch_size: int, lr: float, seed: int, threads:
         "ratio_mlplab_over_torch": summary["mlplab"]["median_s"] / summary["torch"]["median_s"],
         # the fastest run of each is the least disturbed by other load on a shared machine
         "ratio_of_minima": summary["mlplab"]["min_s"] / summary["torch"]["min_s"],
-        "machine": _timing.machine(torch, blas=blas_info()),
+        "machine": epoch_timing.machine(torch, blas=blas_info()),
     }
 
 
@@ -166,13 +168,13 @@ def print_table(rep: dict) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    _timing.add_size_args(p, "engine")
+    epoch_timing.add_size_args(p, "engine")
     p.add_argument("--lr", type=float, default=0.01)
-    _timing.add_run_args(p)
+    epoch_timing.add_run_args(p)
     args = p.parse_args(argv)
-    _timing.check_args(p, args)
+    epoch_timing.check_args(p, args)
     rep = run(args.rows, args.repeats, args.batch_size, args.lr, args.seed, args.threads)
-    return _timing.emit(rep, args.json, print_table)
+    return epoch_timing.emit(rep, args.json, print_table)
 
 
 if __name__ == "__main__":

@@ -111,7 +111,7 @@ def run(cfg: dict, log: str | None, logits: str | None, threads: int) -> None:
             import io
 
             buf = io.BytesIO()
-            np.save(buf, model.forward(model._as_input(Xt)))
+            np.save(buf, model.forward(model.as_input(Xt)))
             atomic_write_bytes(logits, buf.getvalue())
 
 

@@ -428,3 +428,62 @@ def test_run_on_torch_resumes_bit_exact_and_matches_numpy(tmp_path):
         runs.RunConfig(**{**plain, "backend": "numpy", "precision": "bf16"}).resolved()
     with pytest.raises(ConfigError, match="float32"):
         runs.RunConfig(**{**plain, "precision": "bf16"}).resolved()
+
+
+# --------------------------------------------------------------------------- one loop, two steps
+def test_batch_widening_for_batchnorm_is_the_same_rule_on_both_engines():
+    # 7 rows, batch 2: widened to 4 (batches 4 + 3) on both, never a batch of one row
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(7, 3)), rng.integers(0, 2, size=7)
+    spec = mlp_spec([3, 4, 2], "relu", norm="batch", dtype="float64")
+    a, b = Network(spec, rng=0), Network(spec, rng=0)
+    ha = fit(a, X, y, optimizer="sgd", lr=0.1, epochs=2, batch_size=2, rng=3)
+    hb = torch_fit(b, X, y, optimizer="sgd", lr=0.1, epochs=2, batch_size=2, rng=3, device="cpu")
+    np.testing.assert_allclose(hb["train_loss"], ha["train_loss"], rtol=1e-12)
+    for k, v in a.state_dict().items():
+        np.testing.assert_allclose(b.state_dict()[k], v, rtol=1e-10, atol=1e-12)
+
+
+def test_a_non_finite_update_is_never_kept_on_torch():
+    class PoisonStep(Callback):
+        """Keeps the epoch's starting weights; at step 5 puts an inf into a gradient."""
+
+        def on_epoch_begin(self, trainer):
+            self.state = trainer.model.state_dict()
+
+        def on_batch_end(self, trainer, loss):
+            if trainer.step == 4:
+                trainer.module[0].weight.grad[0, 0] = float("inf")
+
+    X, y = _problem(n=64)
+    m = Network.from_sizes([6, 8, 3], "relu", rng=0)
+    watch = PoisonStep()
+    t = TorchTrainer(
+        m,
+        {"name": "sgd", "lr": 0.1},
+        config=TrainConfig(epochs=3, batch_size=16),
+        rng=0,
+        callbacks=[watch],
+        device="cpu",
+    )
+    h = t.fit(X, y)
+    rec = h.last()
+    assert rec["diverged"] and rec["cause"] == "parameters" and rec["step"] == 5
+    assert t.step == 4 and rec["restored_epoch"] == 1
+    for k, v in m.state_dict().items():
+        np.testing.assert_array_equal(v, watch.state[k])
+
+
+def test_sample_weights_train_alike_on_both_engines():
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 3, size=40)
+    w = rng.uniform(0, 2, size=40)
+    spec = mlp_spec([3, 6, 3], "tanh", dtype="float64")
+    a, b = Network(spec, rng=0), Network(spec, rng=0)
+    ha = fit(a, X, y, sample_weight=w, optimizer="adam", epochs=3, batch_size=16, rng=1)
+    hb = torch_fit(
+        b, X, y, sample_weight=w, optimizer="adam", epochs=3, batch_size=16, rng=1, device="cpu"
+    )
+    np.testing.assert_allclose(hb["train_loss"], ha["train_loss"], rtol=1e-10)
+    for k, v in a.state_dict().items():
+        np.testing.assert_allclose(b.state_dict()[k], v, rtol=1e-8, atol=1e-10)

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from mlplab.backends.torch import torch_activation
+from mlplab.backends.torch_gradcheck import check_activation
 from mlplab.core.activations import ACTIVATIONS, activation_names, get_activation
-from mlplab.core.gradcheck import TOL_FD, TOL_TORCH, check_activation, rel_err
+from mlplab.core.gradcheck import TOL_FD, TOL_TORCH, rel_err
 from mlplab.errors import ConfigError, TrainingError
 
 DIFFERENTIABLE = activation_names(differentiable_only=True)

@@ -3,15 +3,18 @@ and optimizer, one step and whole training runs, traces, callbacks and resume.""
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 import pytest
 
-from mlplab.core.fastpath import FastStep, fast_optimizer_step
+from mlplab.core.fastpath import FastStep, fast_issues, fast_optimizer_step
+from mlplab.core.layers import Dense
 from mlplab.core.network import Network, mlp_spec
 from mlplab.core.optim import SGD, Adam, AdamW, Optimizer, make_optimizer
 from mlplab.core.train import Callback, TrainConfig, Trainer, fit
+from mlplab.errors import ConfigError
 
 
 def _data(n=96, d=7, k=3, head="softmax_ce", seed=0):
@@ -106,7 +109,7 @@ def test_one_step_matches_loss_gradients_and_trace():
     model = Network.from_sizes([7, 16, 8, 3], "relu", rng=3)
     twin = model.copy()
     y_valid = model.head.validate(y, 3, dtype=model.dtype)
-    X32 = model._as_input(X)
+    X32 = model.as_input(X)
     loss_ref = twin.loss_and_grad(X32, y_valid)
     fast = FastStep(model, make_optimizer("sgd"))
     z, loss = fast.forward_backward(X32, y_valid)
@@ -130,7 +133,7 @@ def test_gradients_are_overwritten_not_accumulated():
         g.fill(123.0)
     twin = model.copy()
     yv = model.head.validate(y, 3, dtype=model.dtype)
-    Xv = model._as_input(X)
+    Xv = model.as_input(X)
     FastStep(model, make_optimizer("sgd")).forward_backward(Xv, yv, np.random.default_rng(0))
     twin.loss_and_grad(Xv, yv, rng=np.random.default_rng(0))
     for key, g in twin.named_gradients().items():
@@ -237,7 +240,105 @@ def test_non_finite_logits_report_the_reference_loss():
     model.named_parameters()["2.bias"][0] = np.inf
     twin = model.copy()
     yv = model.head.validate(y, 3, dtype=model.dtype)
-    _, loss = FastStep(model, make_optimizer("sgd")).forward_backward(model._as_input(X), yv)
-    ref = twin.loss_and_grad(model._as_input(X), yv)
+    _, loss = FastStep(model, make_optimizer("sgd")).forward_backward(model.as_input(X), yv)
+    ref = twin.loss_and_grad(model.as_input(X), yv)
     assert not math.isfinite(loss)
     assert math.isnan(loss) == math.isnan(ref)
+
+
+# --------------------------------------------------------------------------- refusal
+class DampenedSGD(SGD):
+    """SGD with torch's ``dampening``: a setting the fast SGD update does not implement."""
+
+    def __init__(self, lr=0.05, momentum=0.9, dampening=0.5):
+        super().__init__(lr, momentum)
+        self.dampening = dampening
+
+    def hyperparameters(self):
+        return {**super().hyperparameters(), "dampening": self.dampening}
+
+    def _update(self, name, p, g):
+        st = self.state.setdefault(name, {})
+        if "momentum_buffer" not in st:
+            st["momentum_buffer"] = np.array(g, copy=True)
+        else:
+            st["momentum_buffer"] *= self.momentum
+            st["momentum_buffer"] += (1 - self.dampening) * g
+        p -= p.dtype.type(self.lr) * st["momentum_buffer"]
+
+
+def test_a_setting_the_fast_update_does_not_know_falls_back_visibly(caplog):
+    X, y = _data()
+    runs = []
+    for fast in (True, False):
+        model = Network.from_sizes([7, 10, 3], "relu", rng=0)
+        with caplog.at_level(logging.DEBUG, logger="mlplab.core.fastpath"):
+            fit(model, X, y, optimizer=DampenedSGD(), epochs=2, batch_size=20, rng=0, fast=fast)
+        runs.append(model)
+    _same_state(*runs)  # the dampening was applied on the fast path too
+    assert "overrides" in DampenedSGD().fast_issue()
+    messages = [r.getMessage() for r in caplog.records if r.name == "mlplab.core.fastpath"]
+    assert any("optimizer" in m and "reference" in m for m in messages)
+
+
+def test_a_new_setting_on_a_kernel_class_is_refused_not_ignored(caplog):
+    class WideDense(Dense):
+        def spec(self):
+            return {**super().spec(), "scale_output": 2.0}  # a setting no kernel knows
+
+    model = Network.from_sizes([7, 10, 3], "relu", rng=0)
+    model.layers[0].__class__ = WideDense
+    assert "scale_output" in fast_issues(model)["layer 0 (WideDense)"]
+    with caplog.at_level(logging.DEBUG, logger="mlplab.core.fastpath"):
+        step = FastStep(model, SGD())
+    assert step.kernel == [False, True, True]
+    assert any("layer 0 (WideDense)" in r.getMessage() for r in caplog.records)
+    # the kernels the fast path has are used with their own settings only
+    assert fast_issues(Network.from_sizes([7, 10, 3], "relu", rng=0), SGD(momentum=0.9)) == {}
+    assert set(fast_issues(Network.from_sizes([7, 10, 3], "tanh", norm="layer", rng=0))) == {
+        "layer 1 (LayerNorm)",
+        "layer 2 (ActivationLayer)",
+    }
+
+
+# --------------------------------------------------------------------------- fused SGD
+@pytest.mark.parametrize("net", ["relu", "relu-dropout", "relu-batchnorm", "tanh-layernorm"])
+def test_fused_sgd_equals_the_reference_within_rounding(net):
+    """The fused update adds η·δᵀH inside the GEMM: not bit for bit, within float32 rounding.
+    One step: relative error ≤ 1e-6 of the largest weight; two epochs: ≤ 1e-4."""
+    X, y = _data()
+    kw = dict(NETS[net])
+    act = kw.pop("activation")
+    spec = mlp_spec([7, 12, 9, 3], act, **kw)
+    for epochs, batch, tol in ((1, 96, 1e-6), (2, 20, 1e-4)):
+        ref, fused = Network(spec, rng=1), Network(spec, rng=1)
+        opt = {"name": "sgd", "lr": 0.1}
+        h_ref = fit(ref, X, y, optimizer=opt, epochs=epochs, batch_size=batch, rng=5, fast=False)
+        h_fus = fit(
+            fused, X, y, optimizer=opt, epochs=epochs, batch_size=batch, rng=5, fast="fused"
+        )
+        for k, v in ref.state_dict().items():
+            w = fused.state_dict()[k]
+            assert np.max(np.abs(w - v)) <= tol * max(1.0, float(np.max(np.abs(v)))), k
+        np.testing.assert_allclose(h_fus["train_loss"], h_ref["train_loss"], rtol=10 * tol)
+        first = next(iter(ref.named_parameters()))
+        assert not np.array_equal(ref.state_dict()[first], Network(spec, rng=1).state_dict()[first])
+
+
+def test_fused_sgd_is_chosen_only_where_it_applies(caplog):
+    X, y = _data()
+    model = Network.from_sizes([7, 10, 3], "relu", rng=0)
+    t = Trainer(model, {"name": "sgd", "lr": 0.1}, config=TrainConfig(epochs=1), fast="fused")
+    assert type(t.make_step()).__name__ == "FusedSGDStep"
+    for opt, cfg, cbs in [
+        ({"name": "sgd", "lr": 0.1, "momentum": 0.9}, TrainConfig(), ()),
+        ("adam", TrainConfig(), ()),
+        ({"name": "sgd", "lr": 0.1}, TrainConfig(l2=1e-3), ()),
+        ({"name": "sgd", "lr": 0.1}, TrainConfig(), (Callback(),)),
+    ]:
+        with caplog.at_level(logging.DEBUG, logger="mlplab.core.train"):
+            t = Trainer(model, opt, config=cfg, callbacks=cbs, fast="fused")
+            assert type(t.make_step()) is FastStep
+    assert sum("fused SGD step not used" in r.getMessage() for r in caplog.records) == 4
+    with pytest.raises(ConfigError, match="fast"):
+        Trainer(model, "sgd", fast="yes")

@@ -10,8 +10,16 @@ import pytest
 import torch
 
 from mlplab.backends.torch import head_loss, head_output
-from mlplab.core.gradcheck import TOL_FD, TOL_TORCH, check_head, rel_err
-from mlplab.core.losses import HEADS, get_head, head_for_task, head_names
+from mlplab.backends.torch_gradcheck import check_head
+from mlplab.core.gradcheck import TOL_FD, TOL_TORCH, central_differences, rel_err
+from mlplab.core.losses import (
+    HEADS,
+    check_sample_weight,
+    get_head,
+    head_for_task,
+    head_names,
+    heads_for_task,
+)
 from mlplab.errors import ConfigError, DataError
 
 N, K = 6, 3
@@ -182,3 +190,88 @@ def test_registry_and_tasks():
         get_head("hinge")
     with pytest.raises(ConfigError, match="task"):
         head_for_task("ranking")
+
+
+# --------------------------------------------------------------------------- sample weights
+def weights(rng, n=N):
+    w = rng.uniform(0.0, 3.0, size=n)
+    w[1] = 0.0  # a row that does not count
+    return w
+
+
+@pytest.mark.parametrize("name", list(HEADS))
+def test_weighted_loss_and_delta_match_torch_and_central_differences(name):
+    head = get_head(name)
+    rng = np.random.default_rng(11)
+    z = rng.normal(0, 2, size=(N, n_out(name)))
+    y = head.validate(labels(name, rng), n_out(name))
+    w = weights(rng)
+    loss, delta = head.loss(z, y, w), head.delta(z, y, w)
+    fd = central_differences(lambda zz: head.loss(zz, y, w), z)
+    assert rel_err(delta, fd) <= TOL_FD
+    zt = torch.as_tensor(z).requires_grad_(True)
+    lt = head_loss(name, zt, torch.as_tensor(y), torch.as_tensor(w))
+    lt.backward()
+    assert abs(loss - lt.item()) <= TOL_TORCH * abs(lt.item())
+    assert rel_err(delta, zt.grad.numpy()) <= TOL_TORCH
+    assert np.all(delta[1] == 0)  # the zero-weight row gets no gradient
+
+
+@pytest.mark.parametrize("name", list(HEADS))
+def test_weights_are_a_weighted_mean_of_the_rows(name):
+    head = get_head(name)
+    rng = np.random.default_rng(12)
+    z = rng.normal(size=(N, n_out(name)))
+    y = head.validate(labels(name, rng), n_out(name))
+    ones = np.ones(N)
+    assert math.isclose(head.loss(z, y, ones), head.loss(z, y), rel_tol=1e-14)
+    np.testing.assert_allclose(head.delta(z, y, ones), head.delta(z, y), rtol=1e-14)
+    # integer weights are repeated rows: weight 2 on row 0 = row 0 twice
+    w = ones.copy()
+    w[0] = 2.0
+    rep = np.r_[0, np.arange(N)]
+    assert math.isclose(head.loss(z, y, w), head.loss(z[rep], y[rep]), rel_tol=1e-14)
+    # all weights 0: nothing counts
+    assert head.loss(z, y, np.zeros(N)) == 0.0 and not head.delta(z, y, np.zeros(N)).any()
+
+
+@pytest.mark.parametrize(
+    "w, match",
+    [
+        (np.ones(N - 1), "shape"),
+        (np.r_[np.nan, np.ones(N - 1)], "NaN"),
+        (np.r_[-1.0, np.ones(N - 1)], ">= 0"),
+        (np.zeros(N), "positive sum"),
+        (["a"] * N, "numeric"),
+    ],
+)
+def test_bad_sample_weights_raise_data_error(w, match):
+    with pytest.raises(DataError, match=match):
+        check_sample_weight(w, N)
+
+
+def test_heads_for_task_come_from_the_heads():
+    assert heads_for_task("binary") == ["sigmoid_bce", "softmax_ce"]
+    assert heads_for_task("count") == ["exp_poisson", "identity_mse", "identity_mae"]
+    for task in ("binary", "multiclass", "multilabel", "regression", "count"):
+        names = heads_for_task(task)
+        assert names[0] == head_for_task(task)
+        assert all(task in get_head(n).tasks for n in names)
+    with pytest.raises(ConfigError, match="task"):
+        heads_for_task("ranking")
+
+
+@pytest.mark.parametrize("name", list(HEADS))
+def test_output_jacobian_matches_central_differences(name):
+    head = get_head(name)
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=(N, n_out(name)))
+    v = rng.normal(size=z.shape)
+    eps = 1e-6
+    num = np.zeros_like(z)  # (Jᵀv)_j = Σ_i v_i ∂ŷ_i/∂z_j, row by row
+    for j in range(z.shape[1]):
+        zp, zm = z.copy(), z.copy()
+        zp[:, j] += eps
+        zm[:, j] -= eps
+        num[:, j] = np.sum(v * (head.output(zp) - head.output(zm)), axis=1) / (2 * eps)
+    assert rel_err(head.output_vjp(z, v), num) <= TOL_FD

@@ -68,7 +68,7 @@ def run(args) -> int:
     )
     out_dir = ensure_dir(args.out) if args.out is not None else None
     err = Console(stderr=True, highlight=False)
-    load = bench._loadavg()
+    load = bench.loadavg()
     threads = settings.threads or bench.default_threads()
     if load is not None and load[0] > 0.5 * threads:
         err.print(

@@ -8,6 +8,7 @@ from mlplab.commands.argtypes import nonnegative_int
 
 
 def register(sub) -> None:
+    """Add the ``gradcheck`` subcommand to the CLI's parser."""
     p = sub.add_parser(
         "gradcheck",
         help="check every gradient against torch autograd and central differences",
@@ -30,10 +31,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from mlplab.core.gradcheck import run_gradcheck
+    """Run the checks (central differences; torch autograd unless ``--no-torch``), print the
+    table or JSON; exit status 0 only when every case passes."""
+    if args.no_torch:
+        from mlplab.core.gradcheck import run_gradcheck
 
-    use_torch = not args.no_torch
-    if use_torch:
+        report = run_gradcheck(args.seed)
+    else:
         try:
             import torch  # noqa: F401
         except ImportError:
@@ -42,7 +46,9 @@ def run(args) -> int:
             raise ConfigError(
                 "PyTorch is not installed: pip install 'mlplab[torch]', or pass --no-torch"
             ) from None
-    report = run_gradcheck(args.seed, use_torch=use_torch)
+        from mlplab.backends.torch_gradcheck import run_gradcheck
+
+        report = run_gradcheck(args.seed)
     if args.json:
         print(json.dumps(report))
     else:

@@ -19,6 +19,7 @@ import math
 import numpy as np
 from scipy.special import erf, expit
 
+from mlplab.core.kernels import settings_issue
 from mlplab.errors import ConfigError, TrainingError, check_range
 
 __all__ = ["Activation", "ACTIVATIONS", "get_activation", "activation_names"]
@@ -47,6 +48,8 @@ class Activation(abc.ABC):
     learnable: bool = False
     #: Weight-init family used by ``init="auto"``: "relu" → He, "tanh"/"sigmoid" → Xavier.
     init_family: str = "linear"
+    #: Points where φ′ jumps (gradient checks keep their test points away from them).
+    kinks: tuple[float, ...] = ()
 
     @abc.abstractmethod
     def f(self, z: np.ndarray) -> np.ndarray:
@@ -59,6 +62,24 @@ class Activation(abc.ABC):
     def spec(self) -> dict:
         """The JSON-serialisable description that :func:`get_activation` turns back into this."""
         return {"name": self.name}
+
+    def init_gain(self) -> float:
+        """The gain that keeps activation variance steady through a layer of this activation
+        (PyTorch's ``calculate_gain`` table): √2 unless a subclass says otherwise."""
+        return math.sqrt(2.0)
+
+    def fast_issue(self) -> str | None:
+        """None when :meth:`f_into`/:meth:`df_mul_into` implement this activation as
+        configured (the fast step's kernel); else why not."""
+        return f"activation {self.name!r} has no fast kernel"
+
+    def f_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """φ(z) written into ``out`` (only for activations whose :meth:`fast_issue` is None)."""
+        raise NotImplementedError(self.fast_issue())
+
+    def df_mul_into(self, z, delta, mask, out) -> np.ndarray:
+        """``δ ⊙ φ′(z)`` written into ``out``, with ``mask`` (bool, z's shape) as scratch."""
+        raise NotImplementedError(self.fast_issue())
 
     def __call__(self, z):
         return self.f(z)
@@ -80,10 +101,16 @@ class Identity(Activation):
 
     name = "identity"
 
+    def init_gain(self):
+        """1 (a linear unit)."""
+        return 1.0
+
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return z.copy()
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         return np.ones_like(z)
 
 
@@ -96,13 +123,21 @@ class Step(Activation):
     """
 
     name = "step"
+    kinks = (0.0,)
+
+    def init_gain(self):
+        """1 (no gradient training; the value only names a scale)."""
+        return 1.0
+
     output_range = "{0, 1}"
     differentiable = False
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return (z >= 0).astype(z.dtype)
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         raise TrainingError(
             "activation 'step' has no useful gradient (0 almost everywhere); use it in a "
             "perceptron or a hand-built network, or pick a differentiable activation"
@@ -116,14 +151,21 @@ class Sigmoid(Activation):
     """
 
     name = "sigmoid"
+
+    def init_gain(self):
+        """1 (Glorot's recipe)."""
+        return 1.0
+
     output_range = "(0, 1)"
     saturating = True
     init_family = "sigmoid"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return expit(z)
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         s = expit(z)
         return s * (1.0 - s)
 
@@ -135,14 +177,21 @@ class Tanh(Activation):
     """
 
     name = "tanh"
+
+    def init_gain(self):
+        """5/3."""
+        return 5.0 / 3.0
+
     output_range = "(-1, 1)"
     saturating = True
     init_family = "tanh"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return np.tanh(z)
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         t = np.tanh(z)
         return 1.0 - t * t
 
@@ -154,33 +203,60 @@ class ReLU(Activation):
     """
 
     name = "relu"
+    kinks = (0.0,)
     output_range = "[0, inf)"
     can_die = True
     init_family = "relu"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return np.maximum(z, 0)
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         return (z > 0).astype(z.dtype)
+
+    # The fast kernel, the same numbers as f and df: max(z, 0) into a buffer, and δ ⊙ 1[z > 0]
+    # with a reused boolean mask instead of a new float array.
+    def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
+        return settings_issue(self, ReLU, ("name",), ("f", "df"))
+
+    def f_into(self, z, out):
+        """φ(z) = max(z, 0) written into ``out`` (the same numbers as :meth:`f`)."""
+        return np.maximum(z, 0, out=out)
+
+    def df_mul_into(self, z, delta, mask, out):
+        """δ ⊙ 1[z > 0] written into ``out``, with ``mask`` as the reused boolean mask."""
+        np.greater(z, 0, out=mask)  # 1[z > 0]
+        return np.multiply(delta, mask, out=out)
 
 
 class LeakyReLU(Activation):
     r"""Leaky ReLU: φ(z) = z if z > 0 else α z,  φ′(z) = 1 if z > 0 else α.  α ∈ [0, 1)."""
 
     name = "leaky_relu"
+    kinks = (0.0,)
+
+    def init_gain(self):
+        """√(2/(1 + α²))."""
+        return math.sqrt(2.0 / (1.0 + self.alpha**2))
+
     init_family = "relu"
 
     def __init__(self, alpha: float = 0.01):
         self.alpha = float(check_range("leaky_relu.alpha", alpha, 0.0, 1.0, hi_open=True))
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return np.where(z > 0, z, self.alpha * z)
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         return np.where(z > 0, 1.0, self.alpha).astype(z.dtype)
 
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"name": self.name, "alpha": self.alpha}
 
 
@@ -192,6 +268,12 @@ class PReLU(Activation):
     """
 
     name = "prelu"
+    kinks = (0.0,)
+
+    def init_gain(self):
+        """√(2/(1 + α²)) with the initial slope α."""
+        return math.sqrt(2.0 / (1.0 + self.alpha**2))
+
     learnable = True
     init_family = "relu"
 
@@ -199,10 +281,12 @@ class PReLU(Activation):
         self.alpha = float(check_range("prelu.alpha", alpha, 0.0, 1.0))
 
     def f(self, z, a=None):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         a = self.alpha if a is None else a
         return np.where(z > 0, z, a * z)
 
     def df(self, z, a=None):
+        """φ′(z), element-wise, from the pre-activation z."""
         a = self.alpha if a is None else a
         return np.where(z > 0, 1.0, a * np.ones_like(z)).astype(z.dtype)
 
@@ -211,6 +295,7 @@ class PReLU(Activation):
         return np.where(z > 0, 0.0, z).astype(z.dtype)
 
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"name": self.name, "alpha": self.alpha}
 
 
@@ -221,18 +306,22 @@ class ELU(Activation):
     """
 
     name = "elu"
+    kinks = (0.0,)
     init_family = "relu"
 
     def __init__(self, alpha: float = 1.0):
         self.alpha = float(check_range("elu.alpha", alpha, 0.0, None, lo_open=True))
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         return np.where(z > 0, 1.0, self.alpha * np.exp(np.minimum(z, 0))).astype(z.dtype)
 
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"name": self.name, "alpha": self.alpha}
 
 
@@ -246,9 +335,11 @@ class GELU(Activation):
     init_family = "relu"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return 0.5 * z * (1.0 + erf(z / _SQRT_2))
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         cdf = 0.5 * (1.0 + erf(z / _SQRT_2))
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * np.minimum(z * z, 1e4))
         return cdf + z * pdf
@@ -264,10 +355,12 @@ class GELUTanh(Activation):
     init_family = "relu"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         zc = np.clip(z, -50, 50)  # tanh u is ±1 to the last bit beyond |z| ≈ 10; avoids z³ blow-up
         return 0.5 * z * (1.0 + np.tanh(_GELU_C * (zc + _GELU_K * zc**3)))
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         zc = np.clip(z, -50, 50)
         t = np.tanh(_GELU_C * (zc + _GELU_K * zc**3))
         return 0.5 * (1.0 + t) + 0.5 * zc * (1.0 - t * t) * _GELU_C * (1.0 + 3 * _GELU_K * zc * zc)
@@ -280,9 +373,11 @@ class SiLU(Activation):
     init_family = "relu"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return z * expit(z)
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         s = expit(z)
         return s * (1.0 + z * (1.0 - s))
 
@@ -291,14 +386,17 @@ class ReLU6(Activation):
     r"""ReLU6: φ(z) = min(max(0, z), 6),  φ′(z) = 1[0 < z < 6].  Range [0, 6] (int8-friendly)."""
 
     name = "relu6"
+    kinks = (0.0, 6.0)
     output_range = "[0, 6]"
     can_die = True
     init_family = "relu"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return np.clip(z, 0, 6)
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         return ((z > 0) & (z < 6)).astype(z.dtype)
 
 
@@ -309,12 +407,15 @@ class Hardswish(Activation):
     """
 
     name = "hardswish"
+    kinks = (-3.0, 3.0)
     init_family = "relu"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         return z * np.clip(z + 3, 0, 6) / 6
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         mid = (2 * z + 3) / 6
         return np.where(z <= -3, 0.0, np.where(z < 3, mid, 1.0)).astype(z.dtype)
 
@@ -328,13 +429,20 @@ class Square(Activation):
     """
 
     name = "square"
+
+    def init_gain(self):
+        """1."""
+        return 1.0
+
     output_range = "[0, inf)"
 
     def f(self, z):
+        """φ(z), element-wise (the formula is in the class docstring)."""
         zc = np.clip(z, -1e4, 1e4)
         return zc * zc
 
     def df(self, z):
+        """φ′(z), element-wise, from the pre-activation z."""
         return 2 * np.clip(z, -1e4, 1e4)
 
 

@@ -1,34 +1,28 @@
-"""The fast path of one training step: the same numbers as the reference path, fewer passes.
+"""The fast step: the reference step's numbers, bit for bit, with fewer passes and no
+allocation per step.
 
 The reference path — ``Network.zero_grad``, ``Network.forward``, ``Network.backward`` and
-``Optimizer.step`` — is the documented, readable definition of a step and stays unchanged.
-:class:`FastStep` computes the *same numbers, bit for bit* (``tests/core/test_fastpath.py``
-checks every piece against the reference) while allocating nothing per step:
+``Optimizer.step`` (:class:`mlplab.core.steps.ReferenceStep`) — is the documented, readable
+definition of a step.  :class:`FastStep` runs the *fast kernels* that sit next to each
+reference, in the module that defines it (``tests/core/test_fastpath.py`` checks every piece):
 
-1. **Buffers** for every layer's output, every δ, the ReLU masks and the optimizer's scratch are
-   allocated once per batch size and reused by every later step of that size.
-2. **Dense**: ``Z = H Wᵀ`` is written into its buffer and ``b`` added in place.  The weight
-   gradient ``∂L/∂W = δᵀ H`` is written straight into ``grads["weight"]``: the reference zeroes
-   the gradient and then accumulates, and ``0 + x = x`` exactly, so one pass replaces three.
-   Below the lowest layer with parameters nothing needs a δ: the first Dense layer's
-   ``δ_prev = δ W`` (the gradient with respect to the input batch, which nobody reads) and an
-   input dropout's backward are not computed at all — for 784-1024-1024-10 that alone is 14 %
-   of the flops — and ``Network.deltas`` of those layers is ``None``.
-3. **ReLU**: ``h = max(z, 0)`` into its buffer; backward ``δ_z = δ_h ⊙ 1[z > 0]`` multiplies by
-   a reused boolean mask (the reference builds ``(z > 0).astype(dtype)`` each step).
-   **Dropout** (training mode) draws its uniforms into a reused buffer with the same
-   ``Generator.random`` call (so the same masks) and keeps its mask and scale in buffers.
-   **Batch norm** (training mode) runs the reference's operations — numpy's own ``mean`` and
-   ``var`` reductions included — into reused buffers.
-4. **Softmax + cross-entropy, fused**: one ``exp(z − max z)`` gives both the loss (as
-   ``log_softmax``: ``L = −(z_y − m − log Σ e^{z−m})``, averaged) and ``δ_out = (ŷ − onehot y)/n``.
-5. **Optimizers**: SGD (momentum, Nesterov, weight decay), Adam and AdamW run their exact
-   ``torch.optim`` update rules with ``out=`` scratch buffers instead of temporaries, on the
-   optimizer's own state (so checkpoints and resume are unaffected).
+* layers — ``Dense``, ``ActivationLayer`` with ReLU, ``Dropout`` and ``BatchNorm`` carry
+  ``forward_into``/``backward_into`` (:mod:`mlplab.core.layers`, ReLU's ``f_into`` in
+  :mod:`mlplab.core.activations`);
+* the head — ``SoftmaxCE.loss_and_delta_into`` fuses loss and δ (:mod:`mlplab.core.losses`);
+* the optimizer — ``SGD.update_into`` and ``Adam.update_into`` (:mod:`mlplab.core.optim`).
 
-Any other layer (layer norm, other activations, PReLU, dropout with a fixed mask), any
-other head and any other optimizer runs its reference code inside the fast step, so every
-network is supported.
+What this module adds is the orchestration: buffers allocated once per batch size and reused,
+and the backward pass stopped at the lowest layer with parameters — below it nothing needs a
+δ (the first Dense layer's ``δ W`` and an input dropout's backward are not computed; for
+784-1024-1024-10 that alone is 14 % of the flops) and ``Network.deltas`` of those layers is
+``None``.
+
+**Refusal.**  Each kernel says through ``fast_issue()`` whether it implements its object *as
+configured* (class and settings, see :func:`mlplab.core.kernels.settings_issue`).  Where it
+does not — a layer norm, a tanh, a head without a fused kernel, a subclass, a setting the
+kernel does not know, sample weights — the fast step runs that object's reference code, and says
+so in debug logging (logger ``mlplab.core.fastpath``).  Nothing is silently ignored.
 
 After a step, the layer caches (``h_prev``, ``z``, ``out``) and ``Network.deltas`` /
 ``delta_out`` / ``z_out`` are set exactly as the reference path sets them, so
@@ -38,36 +32,27 @@ they stay valid until the next step — copy them to keep them longer.
 
 from __future__ import annotations
 
-import math
+import logging
 
 import numpy as np
 
-from mlplab.core.activations import ReLU
-from mlplab.core.layers import ActivationLayer, BatchNorm, Dense, Dropout
-from mlplab.core.losses import SoftmaxCE
 from mlplab.core.network import Network
-from mlplab.core.optim import SGD, Adam, AdamW, Optimizer
+from mlplab.core.optim import Optimizer
+from mlplab.core.steps import NumpyStep
 
-__all__ = ["FastStep", "fast_optimizer_step", "model_lowest"]
+__all__ = [
+    "FastStep",
+    "FusedSGDStep",
+    "fused_sgd_issue",
+    "fast_optimizer_step",
+    "model_lowest",
+    "fast_issues",
+]
+
+log = logging.getLogger("mlplab.core.fastpath")
 
 #: At most this many batch sizes keep their buffers (training uses two: full and last batch).
-_MAX_CACHED_SIZES = 4
-
-
-def _is_fast_dense(layer) -> bool:
-    return type(layer) is Dense
-
-
-def _is_fast_relu(layer) -> bool:
-    return type(layer) is ActivationLayer and type(layer.activation) is ReLU
-
-
-def _is_fast_batchnorm(layer) -> bool:
-    return type(layer) is BatchNorm
-
-
-def _is_fast_dropout(layer) -> bool:
-    return type(layer) is Dropout and layer.p > 0.0
+MAX_CACHED_SIZES = 4
 
 
 def model_lowest(model: Network) -> int:
@@ -75,64 +60,58 @@ def model_lowest(model: Network) -> int:
     return min((i for i, la in enumerate(model.layers) if la.params), default=0)
 
 
-class _Buffers:
-    """Arrays for one batch size ``n``: outputs, δs, masks, head scratch."""
+def fast_issues(model: Network, optimizer: Optimizer | None = None) -> dict[str, str]:
+    """What of ``model`` (and ``optimizer``) the fast kernels do not implement, and why:
+    ``{"layer 2 (LayerNorm)": reason, "head": reason, "optimizer": reason}``; those parts
+    run their reference code inside the fast step."""
+    issues = {}
+    for i, layer in enumerate(model.layers):
+        why = layer.fast_issue()
+        if why:
+            issues[f"layer {i} ({type(layer).__name__})"] = why
+    why = model.head.fast_issue()
+    if why:
+        issues["head"] = why
+    if optimizer is not None:
+        why = optimizer.fast_issue()
+        if why:
+            issues["optimizer"] = why
+    return issues
 
-    def __init__(self, model: Network, n: int):
+
+class _Buffers:
+    """Arrays for one batch size ``n``: each kernel layer's buffers, the head's scratch."""
+
+    def __init__(self, model: Network, n: int, kernel: list[bool], lowest: int):
         dt = model.dtype
-        self.out: list[np.ndarray | None] = []  # output of layer i, shape (n, d_out_i)
-        self.din: list[np.ndarray | None] = []  # δ with respect to the input of layer i
-        self.mask: list[np.ndarray | None] = []  # 1[z > 0] of ReLU layer i
-        self.xhat: dict[int, np.ndarray] = {}  # x̂ of batch-norm layer i
-        self.draw: dict[int, np.ndarray] = {}  # uniforms of dropout layer i
-        self.scale: dict[int, np.ndarray] = {}  # mask / (1 − p) of dropout layer i
-        self.work: dict[int, np.ndarray] = {}  # scratch of batch-norm layer i
+        self.layer: list[dict] = []
         dim = model.input_dim
         for i, layer in enumerate(model.layers):
-            d_in = dim
-            if _is_fast_dense(layer):
-                dim = layer.units
-                self.out.append(np.empty((n, dim), dt))
-                # no buffer for ∂L/∂X of the first layer: it is never computed
-                self.din.append(np.empty((n, d_in), dt) if i > model_lowest(model) else None)
-                self.mask.append(None)
-            elif _is_fast_relu(layer):
-                self.out.append(np.empty((n, dim), dt))
-                self.din.append(np.empty((n, dim), dt))
-                self.mask.append(np.empty((n, dim), bool))
-            elif _is_fast_batchnorm(layer):
-                self.out.append(np.empty((n, dim), dt))
-                self.din.append(np.empty((n, dim), dt))
-                self.mask.append(None)
-                self.xhat[i] = np.empty((n, dim), dt)
-                self.work[i] = np.empty((n, dim), dt)
-            elif _is_fast_dropout(layer):
-                self.out.append(np.empty((n, dim), dt))
-                self.din.append(np.empty((n, dim), dt) if i > model_lowest(model) else None)
-                self.mask.append(np.empty((n, dim), bool))
-                self.draw[i] = np.empty((n, dim), np.float32 if dt == np.float32 else np.float64)
-                self.scale[i] = np.empty((n, dim), dt)
-            else:
-                self.out.append(None)
-                self.din.append(None)
-                self.mask.append(None)
-        k = model.output_dim
-        self.rows = np.arange(n)
-        self.zmax = np.empty((n, 1), dt)
-        self.shifted = np.empty((n, k), dt)  # z − max z
-        self.expz = np.empty((n, k), dt)
-        self.sumexp = np.empty((n, 1), dt)
-        self.delta_out = np.empty((n, k), dt)
+            # no buffer for ∂L/∂(input) below the lowest layer with parameters: never computed
+            self.layer.append(layer.fast_buffers(n, dim, dt, i > lowest) if kernel[i] else {})
+            dim = layer.units if layer.kind == "dense" else dim
+        self.head = model.head.fast_buffers(n, model.output_dim, dt)
+
+    @property
+    def out(self) -> list:
+        """Each layer's output buffer (None for layers without a kernel)."""
+        return [b.get("out") for b in self.layer]
+
+    @property
+    def din(self) -> list:
+        """Each layer's ∂L/∂(input) buffer (None where it is never computed)."""
+        return [b.get("din") for b in self.layer]
 
 
-class FastStep:
+class FastStep(NumpyStep):
     """Forward, backward and optimizer update of one batch, with preallocated buffers.
 
     Parameters
     ----------
     model : Network
     optimizer : Optimizer
-        SGD, Adam and AdamW take the in-place update; any other optimizer runs its own ``step``.
+        SGD, Adam and AdamW take their fast update; any other optimizer, or one with a
+        setting the fast update does not implement, runs its own ``step``.
 
     Examples
     --------
@@ -142,27 +121,29 @@ class FastStep:
     """
 
     def __init__(self, model: Network, optimizer: Optimizer):
-        self.model = model
-        self.optimizer = optimizer
-        self.params = model.named_parameters()
-        self.grads = model.named_gradients()
+        super().__init__(model, optimizer)
         self._buffers: dict[int, _Buffers] = {}
         self._scratch: dict[str, np.ndarray] = {}
-        # gradients the fast kernels do not overwrite must be zeroed before each backward
-        # below the lowest layer with parameters no δ is needed (input dropout, the input)
+        self.issues = fast_issues(model, optimizer)
+        for what, why in self.issues.items():
+            log.debug("fast path: %s runs its reference code: %s", what, why)
+        self.kernel = [layer.fast_issue() is None for layer in model.layers]
+        self.fused_head = model.head.fast_issue() is None
         self._lowest = model_lowest(model)
+        # gradients the kernels do not write must be zeroed before each backward
         self._zero_layers = [
             la
-            for la in model.layers
-            if la.grads and not (_is_fast_dense(la) or _is_fast_batchnorm(la))
+            for la, k in zip(model.layers, self.kernel)
+            if la.grads and not (k and la.fast_writes_grads)
         ]
 
     def buffers(self, n: int) -> _Buffers:
+        """The buffers of batch size ``n`` (allocated on first use, at most 4 sizes kept)."""
         buf = self._buffers.get(n)
         if buf is None:
-            if len(self._buffers) >= _MAX_CACHED_SIZES:
+            if len(self._buffers) >= MAX_CACHED_SIZES:
                 self._buffers.clear()
-            buf = self._buffers[n] = _Buffers(self.model, n)
+            buf = self._buffers[n] = _Buffers(self.model, n, self.kernel, self._lowest)
         return buf
 
     # ------------------------------------------------------------------ forward
@@ -172,161 +153,62 @@ class FastStep:
         model = self.model
         buf = self.buffers(X.shape[0])
         h = X
-        for i, layer in enumerate(model.layers):
-            if _is_fast_dense(layer):
-                layer.h_prev = h
-                z = buf.out[i]
-                np.matmul(h, layer.params["weight"].T, out=z)  # Z = H Wᵀ   (n, d_out)
-                z += layer.params["bias"]  # + b
-                layer.out = h = z
-            elif _is_fast_relu(layer):
-                layer.z = h
-                layer.out = h = np.maximum(h, 0, out=buf.out[i])
-            elif _is_fast_batchnorm(layer) and training:
-                h = _batchnorm_forward(layer, h, buf.out[i], buf.xhat[i], buf.work[i])
-            elif _is_fast_dropout(layer) and training and layer.fixed_mask is None:
-                h = self._dropout_forward(layer, h, rng, buf, i)
-            else:
-                h = layer.forward(h, training, rng)
+        for layer, kernel, lb in zip(model.layers, self.kernel, buf.layer):
+            h = (
+                layer.forward_into(h, lb, training, rng)
+                if kernel
+                else layer.forward(h, training, rng)
+            )
         model.z_out = h
         return h
 
-    # ------------------------------------------------------------------ head
-    def _head(self, z: np.ndarray, y: np.ndarray, buf: _Buffers) -> tuple[float, np.ndarray]:
-        head = self.model.head
-        if type(head) is not SoftmaxCE:
-            loss = head.loss(z, y)
-            return loss, head.delta(z, y).astype(self.model.dtype, copy=False)
-        n = z.shape[0]
-        np.max(z, axis=1, keepdims=True, out=buf.zmax)  # m = max_k z_k
-        np.subtract(z, buf.zmax, out=buf.shifted)  # z − m
-        np.exp(buf.shifted, out=buf.expz)  # e^{z − m}
-        np.sum(buf.expz, axis=1, keepdims=True, out=buf.sumexp)  # Σ_k e^{z_k − m}
-        picked = buf.shifted[buf.rows, y] - np.log(buf.sumexp[:, 0])  # log ŷ_y (as log_softmax)
-        loss = float(-picked.sum() / n)
-        if not math.isfinite(loss):  # non-finite logits: report the reference's exact value
-            loss = head.loss(z, y)
-        delta = np.divide(buf.expz, buf.sumexp, out=buf.delta_out)  # ŷ
-        delta[buf.rows, y] -= 1.0  # ŷ − onehot(y)
-        delta /= n  # the loss is a mean
-        return loss, delta
-
     # ------------------------------------------------------------------ backward
-    def forward_backward(self, X: np.ndarray, y: np.ndarray, rng=None) -> tuple[np.ndarray, float]:
+    def forward_backward(self, X, y, rng=None, weight=None) -> tuple[np.ndarray, float]:
         """One training pass: logits and mean loss; gradients left in the model's ``grads``.
 
         ``X`` must be of the model's dtype and ``y`` validated by the head (as the trainer
-        does); training mode (dropout, batch statistics) is on.
+        does), ``weight`` (optional per-row weights) checked; training mode (dropout, batch
+        statistics) is on.  With weights the head runs its reference loss and δ.
         """
         model = self.model
         for layer in self._zero_layers:
             layer.zero_grad()
         z = self.forward(X, training=True, rng=rng)
         buf = self.buffers(X.shape[0])
-        loss, delta = self._head(z, y, buf)
+        head = model.head
+        if self.fused_head and weight is None:
+            loss, delta = head.loss_and_delta_into(z, y, buf.head)
+        else:
+            loss = head.loss(z, y, weight)
+            delta = head.delta(z, y, weight).astype(model.dtype, copy=False)
         model.delta_out = delta
-        for i in range(len(model.layers) - 1, -1, -1):
-            layer = model.layers[i]
+        lowest = self._lowest
+        for i in range(len(model.layers) - 1, lowest - 1, -1):
             model.deltas[i] = delta  # ∂L/∂(output of layer i)
-            if _is_fast_dense(layer):
-                np.matmul(delta.T, layer.h_prev, out=layer.grads["weight"])  # δᵀ H (d_out, d_in)
-                np.sum(delta, axis=0, out=layer.grads["bias"])  # Σ_n δ
-                if i == self._lowest:
-                    break  # nothing below has parameters: ∂L/∂(input) is not needed
-                delta = np.matmul(delta, layer.params["weight"], out=buf.din[i])  # δ W
-            elif _is_fast_relu(layer):
-                mask = np.greater(layer.z, 0, out=buf.mask[i])  # 1[z > 0]
-                delta = np.multiply(delta, mask, out=buf.din[i])
-            elif _is_fast_batchnorm(layer):
-                delta = _batchnorm_backward(layer, delta, buf.din[i], buf.work[i])
-            elif _is_fast_dropout(layer) and layer.scale is not None:
-                delta = np.multiply(delta, layer.scale, out=buf.din[i])  # δ ⊙ m/(1 − p)
-            else:
-                delta = layer.backward(delta)
-            if i == self._lowest:
-                break
-        for i in range(self._lowest):
+            delta = self.backward_layer(i, delta, buf.layer[i], i > lowest)
+        for i in range(lowest):
             model.deltas[i] = None  # not computed (the reference computes them, unused)
         return z, loss
 
+    def backward_layer(self, i: int, delta, buf: dict, need_input_delta: bool):
+        """Layer ``i``'s backward: its kernel's ``backward_into``, else its reference."""
+        layer = self.model.layers[i]
+        if self.kernel[i]:
+            return layer.backward_into(delta, buf, need_input_delta)
+        return layer.backward(delta)
+
     # ------------------------------------------------------------------ update
     def update(self) -> None:
-        """The optimizer's step on the model's parameters, in place (``optimizer.t`` += 1)."""
-        fast_optimizer_step(self.optimizer, self.params, self.grads, self._scratch)
-
-    def _dropout_forward(self, layer: Dropout, x, rng, buf: _Buffers, i: int):
-        """:meth:`Dropout.forward` in training mode into buffers: the same ``rng.random`` draw
-        (into a buffer), ``keep = u ≥ p``, ``scale = keep / (1 − p)``,
-        ``h = x ⊙ scale``."""
-        if rng is None:
-            return layer.forward(x, True, rng)  # the reference raises its error
-        u = buf.draw[i]
-        rng.random(out=u, dtype=u.dtype.type)
-        keep = np.greater_equal(u, layer.p, out=buf.mask[i])
-        layer.scale = np.divide(keep, x.dtype.type(1.0 - layer.p), out=buf.scale[i])
-        layer.out = np.multiply(x, layer.scale, out=buf.out[i])
-        return layer.out
-
-
-def _batchnorm_forward(layer: BatchNorm, x, out, x_hat, work):
-    """:meth:`BatchNorm.forward` in training mode into buffers, with the same numpy reductions
-    (``mean`` and ``var`` are ``add.reduce`` then a division by the count, as numpy's own)."""
-    n = x.shape[0]
-    if n < 2:
-        return layer.forward(x, True)  # the reference raises its error
-    count = np.intp(n)
-    mu = np.add.reduce(x, axis=0)  # μ = Σ x / n   (as x.mean(axis=0))
-    np.true_divide(mu, count, out=mu, casting="unsafe")
-    dev = np.subtract(x, mu, out=work)  # (x − μ)²  (as x.var(axis=0))
-    np.square(dev, out=dev)
-    var = np.add.reduce(dev, axis=0)
-    np.true_divide(var, count, out=var, casting="unsafe")
-    m = layer.momentum
-    rm, rv = layer.buffers["running_mean"], layer.buffers["running_var"]
-    rm *= 1 - m
-    rm += m * mu
-    rv *= 1 - m
-    rv += m * var * (n / (n - 1))
-    layer.buffers["num_batches_tracked"] += 1
-    layer.trained_pass = True
-    layer.inv_std = inv_std = 1.0 / np.sqrt(var + layer.eps)
-    np.subtract(x, mu, out=x_hat)  # x̂ = (x − μ)/√(σ² + ε)
-    x_hat *= inv_std
-    layer.x_hat = x_hat
-    np.multiply(layer.params["weight"], x_hat, out=out)  # γ x̂ + β
-    out += layer.params["bias"]
-    layer.out = out
-    return out
-
-
-def _batchnorm_backward(layer: BatchNorm, delta, din, work):
-    """:meth:`BatchNorm.backward` after a training-mode pass, gradients written (not added):
-    ``δ_x = (1/n)(1/√(σ²+ε))(n δ̂ − Σ δ̂ − x̂ Σ(δ̂ ⊙ x̂))``, ``δ̂ = δ ⊙ γ``."""
-    x_hat = layer.x_hat
-    np.multiply(delta, x_hat, out=work)
-    np.add.reduce(work, axis=0, out=layer.grads["weight"])  # Σ δ ⊙ x̂
-    np.add.reduce(delta, axis=0, out=layer.grads["bias"])  # Σ δ
-    d_hat = np.multiply(delta, layer.params["weight"], out=work)  # δ̂
-    if not layer.trained_pass:  # eval-mode statistics: a per-feature affine map
-        return np.multiply(d_hat, layer.inv_std, out=din)
-    n = delta.shape[0]
-    scale = layer.inv_std / n
-    np.multiply(n, d_hat, out=din)  # n δ̂
-    din -= d_hat.sum(axis=0)  # − Σ δ̂
-    np.multiply(d_hat, x_hat, out=work)  # δ̂ ⊙ x̂   (δ̂ is not needed any more)
-    s = work.sum(axis=0)
-    np.multiply(x_hat, s, out=work)  # x̂ Σ(δ̂ ⊙ x̂)
-    din -= work
-    np.multiply(scale, din, out=din)
-    return din
-
-
-def _scratch_for(scratch: dict, name: str, p: np.ndarray, slot: int = 0) -> np.ndarray:
-    key = f"{name}#{slot}"
-    s = scratch.get(key)
-    if s is None or s.shape != p.shape or s.dtype != p.dtype:
-        s = scratch[key] = np.empty_like(p)
-    return s
+        """The optimizer's step on the model's parameters, in place (``optimizer.t`` += 1):
+        its fast update when :meth:`~mlplab.core.optim.Optimizer.fast_issue` allowed it when
+        this step was made (settings are fixed at construction), else its own ``step``."""
+        opt = self.optimizer
+        if "optimizer" in self.issues:
+            opt.step(self.named_params, self.named_grads)
+            return
+        opt.t += 1
+        for name, p in self.named_params.items():
+            opt.update_into(name, p, self.named_grads[name], self._scratch)
 
 
 def fast_optimizer_step(
@@ -334,71 +216,70 @@ def fast_optimizer_step(
 ) -> None:
     """``optimizer.step(params, grads)`` with the same numbers and no temporaries.
 
-    SGD, Adam and AdamW (exact types) are updated here with ``out=`` scratch arrays taken from
-    ``scratch`` (a dict this function fills and reuses); any other optimizer runs its own
-    ``step``.  The per-parameter state (momentum buffers, moments) is the optimizer's own.
+    An optimizer whose :meth:`~mlplab.core.optim.Optimizer.fast_issue` is None is updated
+    through its ``update_into`` with scratch arrays taken from ``scratch`` (a dict this
+    function fills and reuses); any other runs its own ``step``.  The per-parameter state
+    (momentum buffers, moments) is the optimizer's own.
     """
-    kind = type(optimizer)
-    if kind not in (SGD, Adam, AdamW):
+    if optimizer.fast_issue() is not None:
         optimizer.step(params, grads)
         return
     scratch = {} if scratch is None else scratch
     optimizer.t += 1
-    update = _sgd_update if kind is SGD else _adam_update
     for name, p in params.items():
-        update(optimizer, name, p, grads[name], scratch)
+        optimizer.update_into(name, p, grads[name], scratch)
 
 
-def _sgd_update(opt: SGD, name, p, g, scratch) -> None:
-    """As :meth:`SGD._update`: ``g ← ∇ + λ w``; ``b ← μ b + g``; ``g ← g + μ b`` or ``b``;
-    ``w ← w − η g``."""
-    s = _scratch_for(scratch, name, p)
-    if opt.weight_decay:
-        np.multiply(opt.weight_decay, p, out=s)  # λ w
-        g = np.add(g, s, out=s)
-    if opt.momentum:
-        st = opt.state.setdefault(name, {})
-        if "momentum_buffer" not in st:
-            st["momentum_buffer"] = np.array(g, copy=True)
-        else:
-            buf = st["momentum_buffer"]
-            buf *= opt.momentum
-            buf += g
-        buf = st["momentum_buffer"]
-        if opt.nesterov:
-            t = _scratch_for(scratch, name, p, 1)
-            np.multiply(opt.momentum, buf, out=t)  # μ b
-            g = np.add(g, t, out=t)
-        else:
-            g = buf
-    step = np.multiply(p.dtype.type(opt.lr), g, out=s)  # η g
-    np.subtract(p, step, out=p)
+def fused_sgd_issue(model: Network, optimizer: Optimizer, config, callbacks) -> str | None:
+    """Why :class:`FusedSGDStep` cannot run this training (None when it can): it needs plain
+    SGD (no momentum, no weight decay) with its fast update, and nothing that reads or changes
+    the gradients between backward and update — no callbacks, no L1/L2, no clipping."""
+    if optimizer.fast_issue() is not None or optimizer.name != "sgd":
+        return f"optimizer {optimizer!r} is not SGD with its fast update"
+    if optimizer.momentum or optimizer.weight_decay:
+        return "SGD with momentum or weight decay keeps state the fused update does not"
+    if callbacks:
+        return "callbacks read the gradients, which the fused update never writes"
+    if config.l1 or config.l2 or config.clip_grad_norm:
+        return "L1/L2 penalties and clipping change the gradients before the update"
+    if not any(layer.kind == "dense" and layer.fast_issue() is None for layer in model.layers):
+        return "no Dense layer with its fast kernel"
+    return None
 
 
-def _adam_update(opt: Adam, name, p, g, scratch) -> None:
-    """As :meth:`Adam._update` (and AdamW's decoupled decay), with two scratch arrays."""
-    s = _scratch_for(scratch, name, p)
-    t = _scratch_for(scratch, name, p, 1)
-    if opt.weight_decay:
-        if opt.decoupled:
-            p *= p.dtype.type(1.0 - opt.lr * opt.weight_decay)
-        else:
-            np.multiply(opt.weight_decay, p, out=t)  # λ w
-            g = np.add(g, t, out=t)
-    st = opt.state.get(name)
-    if st is None:
-        st = opt.state[name] = {"exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
-    m, v = st["exp_avg"], st["exp_avg_sq"]
-    m *= opt.beta1
-    m += np.multiply(1 - opt.beta1, g, out=s)  # m ← β₁ m + (1 − β₁) g
-    v *= opt.beta2
-    np.multiply(g, g, out=s)
-    v += np.multiply(1 - opt.beta2, s, out=s)  # v ← β₂ v + (1 − β₂) g²
-    bc1 = 1 - opt.beta1**opt.t
-    bc2 = 1 - opt.beta2**opt.t
-    denom = np.sqrt(v, out=s)
-    denom /= math.sqrt(bc2)  # √v / √(1 − β₂ᵗ)
-    denom += opt.eps
-    step = np.divide(m, denom, out=s)
-    step *= p.dtype.type(opt.lr / bc1)
-    p -= step
+class FusedSGDStep(FastStep):
+    """The fast step with plain SGD folded into the weight-gradient products
+    (:meth:`~mlplab.core.layers.Dense.backward_sgd_into`): for every Dense layer one GEMM
+    computes ``W ← W − η δᵀH``; parameters of other layers (batch norm, PReLU) take the
+    ordinary fast update in :meth:`update`.
+
+    Not bit for bit the reference: the update is added inside the GEMM's accumulation, so the
+    weights differ from the reference step's by float rounding (tested within a stated
+    tolerance in ``tests/core/test_fastpath.py``).  ``Trainer(fast="fused")`` chooses it when
+    :func:`fused_sgd_issue` allows; the Dense weight gradients are then never written.
+    """
+
+    def __init__(self, model: Network, optimizer: Optimizer):
+        super().__init__(model, optimizer)
+        self.fused = [
+            kernel and layer.kind == "dense" for layer, kernel in zip(model.layers, self.kernel)
+        ]
+        fused_names = {
+            f"{i}.{k}" for i, f in enumerate(self.fused) if f for k in model.layers[i].params
+        }
+        self._rest = {k: v for k, v in self.named_params.items() if k not in fused_names}
+
+    def backward_layer(self, i, delta, buf, need_input_delta):
+        """A Dense layer's backward fused with its SGD update (at the optimizer's current
+        learning rate); other layers as in :class:`FastStep`."""
+        if self.fused[i]:
+            layer = self.model.layers[i]
+            return layer.backward_sgd_into(delta, buf, need_input_delta, self.optimizer.lr)
+        return super().backward_layer(i, delta, buf, need_input_delta)
+
+    def update(self) -> None:
+        """The SGD update of the parameters the fused backward did not update."""
+        opt = self.optimizer
+        opt.t += 1
+        for name, p in self._rest.items():
+            opt.update_into(name, p, self.named_grads[name], self._scratch)

@@ -1,11 +1,15 @@
-"""Gradient checks: hand-written backprop against central differences and torch autograd.
+"""Gradient checks: hand-written backprop against central differences (and, through a
+``compare`` hook, against another engine).
 
 The error measure is scale-aware: ``rel_err(a, b) = max|a − b| / max(max|b|, tiny)``, the
 largest deviation relative to the largest magnitude of the reference.  Central differences use
 ``(L(θ + ε) − L(θ − ε)) / 2ε`` on float64 copies of the model, with dropout masks fixed and batch
 normalisation in training mode, so both sides differentiate the same function.
 
-Torch is imported lazily: the finite-difference check needs only NumPy.
+This module needs only NumPy.  The comparison with torch autograd lives next to the torch
+backend (:mod:`mlplab.backends.torch_gradcheck`), which passes its comparisons in as the
+``compare`` hooks of :func:`check_network`, :func:`check_activation` and :func:`check_head`
+(and as ``comparison`` to :func:`run_gradcheck`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from mlplab.core.network import Network, mlp_spec
 __all__ = [
     "rel_err",
     "numeric_gradients",
+    "central_differences",
+    "fix_dropout_masks",
+    "safe_points",
     "check_network",
     "check_activation",
     "check_head",
@@ -48,11 +55,11 @@ def rel_err(a, b, scale: float | None = None) -> float:
     return float(np.max(np.abs(a - b)) / max(scale, 1e-300))
 
 
-def _fix_masks(model: Network, X, rng) -> dict[int, np.ndarray]:
+def fix_dropout_masks(model: Network, X, rng) -> dict[int, np.ndarray]:
     """Draw one keep-mask per dropout layer (shapes from a forward pass) and fix them."""
     model.set_dropout_masks(None)
     masks = {}
-    h = model._as_input(X)
+    h = model.as_input(X)
     for i, layer in enumerate(model.layers):
         if isinstance(layer, Dropout) and layer.p > 0:
             masks[i] = rng.random(h.shape) >= layer.p
@@ -87,43 +94,38 @@ def numeric_gradients(model: Network, X, y, *, eps: float = 1e-6, max_entries: i
     return out
 
 
-def check_network(model: Network, X, y, *, rng=None, use_torch=True, fd=True, max_entries=64):
-    """Compare the model's backprop with torch autograd and with central differences.
+def central_differences(f, z: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """``∂f/∂z`` entry by entry as ``(f(z + ε e_i) − f(z − ε e_i)) / 2ε`` (f: array → float)."""
+    out = np.zeros_like(z, dtype=np.float64)
+    for idx in np.ndindex(*z.shape):
+        zp, zm = z.copy(), z.copy()
+        zp[idx] += eps
+        zm[idx] -= eps
+        out[idx] = (f(zp) - f(zm)) / (2 * eps)
+    return out
 
-    The model must be float64.  Returns ``{"max_rel_err_torch", "max_rel_err_fd", "loss",
+
+def check_network(model: Network, X, y, *, rng=None, compare=None, fd=True, max_entries=64) -> dict:
+    """Compare the model's backprop with central differences and, through ``compare``, with
+    another engine.
+
+    The model must be float64.  ``compare(model, X, y, masks, loss, grads, delta_out)`` returns
+    ``(max_err, {name: err})``.  Returns ``{"max_rel_err_torch", "max_rel_err_fd", "loss",
     "per_param": {name: {"torch", "fd"}}}``; a skipped side reports ``None``.
     """
     rng = rng if rng is not None else np.random.default_rng(0)
     if model.dtype != np.float64:
         raise ValueError("gradient checks run in float64")
-    masks = _fix_masks(model, X, rng)
+    masks = fix_dropout_masks(model, X, rng)
     loss = model.loss_and_grad(X, y, training=True, rng=rng)
     grads = {k: v.copy() for k, v in model.named_gradients().items()}
     delta_out = model.delta_out.copy()
     per = {k: {"torch": None, "fd": None} for k in grads}
     err_t = err_f = None
-    if use_torch:
-        import torch
-
-        from mlplab.backends.torch import head_loss, to_torch
-
-        # batch-norm running stats were updated by the pass above; torch starts from the same
-        module = to_torch(model, masks=masks)
-        module.train()
-        Xt = torch.as_tensor(np.asarray(X, dtype=np.float64))
-        yv = model.head.validate(y, model.output_dim, dtype=np.float64)
-        yt = torch.as_tensor(yv)
-        z = module(Xt)
-        z.retain_grad()
-        lt = head_loss(model.head.name, z, yt)
-        lt.backward()
-        tgrads = {k: p.grad.numpy() for k, p in module.named_parameters()}
-        scale = max(float(np.max(np.abs(g))) for g in tgrads.values())
-        err_t = rel_err(delta_out, z.grad.numpy())
-        err_t = max(err_t, abs(loss - lt.item()) / max(abs(lt.item()), 1e-12))
+    if compare is not None:
+        err_t, per_t = compare(model, X, y, masks, loss, grads, delta_out)
         for k in grads:
-            per[k]["torch"] = rel_err(grads[k], tgrads[k], scale)
-            err_t = max(err_t, per[k]["torch"])
+            per[k]["torch"] = per_t[k]
     if fd:
         num = numeric_gradients(model, X, y, rng=rng, max_entries=max_entries)
         err_f = abs_f = 0.0
@@ -145,55 +147,32 @@ def check_network(model: Network, X, y, *, rng=None, use_torch=True, fd=True, ma
     }
 
 
-def _safe_points(name: str, rng, n=257) -> np.ndarray:
-    """Pre-activations spread over [−6, 6] that stay clear of the kinks (0, ±3, 6)."""
+def safe_points(name: str, rng, n=257) -> np.ndarray:
+    """Pre-activations spread over [−6, 6] that stay clear of the activation's kinks."""
     z = rng.uniform(-6, 6, size=n)
-    kinks = {
-        "relu": [0],
-        "leaky_relu": [0],
-        "prelu": [0],
-        "elu": [0],
-        "relu6": [0, 6],
-        "hardswish": [-3, 3],
-        "step": [0],
-    }.get(name, [])
-    for k in kinks:
+    for k in get_activation(name).kinks:
         z = np.where(np.abs(z - k) < 1e-3, z + 2e-3, z)
     return z
 
 
-def check_activation(name: str, *, rng=None, use_torch=True) -> dict:
-    """f and f′ against torch (values and autograd) and f′ against central differences."""
+def check_activation(name: str, *, rng=None, compare=None) -> dict:
+    """f′ against central differences of f; ``compare(act, z, f, df)`` (optional) returns the
+    error against another engine (``df`` is None for the step function)."""
     rng = rng if rng is not None else np.random.default_rng(0)
     act = get_activation(name)
-    z = _safe_points(act.name, rng)
+    z = safe_points(act.name, rng)
     f = act.f(z)
     res = {"name": act.name, "max_rel_err_torch": None, "max_rel_err_fd": None}
     if not act.differentiable:
-        if use_torch:
-            import torch
-
-            from mlplab.backends.torch import torch_activation
-
-            ft = torch_activation(act)(torch.as_tensor(z)).numpy()
-            res["max_rel_err_torch"] = rel_err(f, ft)
+        if compare is not None:
+            res["max_rel_err_torch"] = compare(act, z, f, None)
         return res
     df = act.df(z)
     eps = 1e-6
     fd = (act.f(z + eps) - act.f(z - eps)) / (2 * eps)
     res["max_rel_err_fd"] = rel_err(df, fd)
-    if use_torch:
-        import torch
-
-        from mlplab.backends.torch import torch_activation
-
-        zt = torch.as_tensor(z, dtype=torch.float64).reshape(1, -1).requires_grad_(True)
-        mod = torch_activation(act, z.size).double()
-        ft = mod(zt)
-        ft.sum().backward()
-        res["max_rel_err_torch"] = max(
-            rel_err(f, ft.detach().numpy().ravel()), rel_err(df, zt.grad.numpy().ravel())
-        )
+    if compare is not None:
+        res["max_rel_err_torch"] = compare(act, z, f, df)
     return res
 
 
@@ -213,33 +192,19 @@ def _head_data(name: str, rng, n=16, k=3):
     return z, y
 
 
-def check_head(name: str, *, rng=None, use_torch=True) -> dict:
-    """Loss and δ_out = ∂L/∂z against torch autograd and central differences."""
+def check_head(name: str, *, rng=None, compare=None) -> dict:
+    """Loss and δ_out = ∂L/∂z against central differences; ``compare(head, z, y, loss,
+    delta)`` (optional) returns the error against another engine."""
     rng = rng if rng is not None else np.random.default_rng(0)
     head = get_head(name)
     z, y = _head_data(head.name, rng)
     y = head.validate(y, z.shape[1])
     loss = head.loss(z, y)
     delta = head.delta(z, y)
-    eps = 1e-6
-    fd = np.zeros_like(z)
-    for idx in np.ndindex(*z.shape):
-        zp, zm = z.copy(), z.copy()
-        zp[idx] += eps
-        zm[idx] -= eps
-        fd[idx] = (head.loss(zp, y) - head.loss(zm, y)) / (2 * eps)
+    fd = central_differences(lambda zz: head.loss(zz, y), z)
     res = {"name": head.name, "max_rel_err_fd": rel_err(delta, fd), "max_rel_err_torch": None}
-    if use_torch:
-        import torch
-
-        from mlplab.backends.torch import head_loss
-
-        zt = torch.as_tensor(z).requires_grad_(True)
-        lt = head_loss(head.name, zt, torch.as_tensor(y))
-        lt.backward()
-        res["max_rel_err_torch"] = max(
-            abs(loss - lt.item()) / max(abs(lt.item()), 1e-12), rel_err(delta, zt.grad.numpy())
-        )
+    if compare is not None:
+        res["max_rel_err_torch"] = compare(head, z, y, loss, delta)
     return res
 
 
@@ -311,22 +276,27 @@ def _labels(head: str, rng, n: int, k: int):
     return rng.normal(size=(n, k))
 
 
-def run_gradcheck(seed: int = 0, *, use_torch: bool = True) -> dict:
-    """Every activation, every head, every layer type and a few networks; the CLI's report."""
+def run_gradcheck(seed: int = 0, *, comparison=None) -> dict:
+    """Every activation, every head, every layer type and a few networks; the CLI's report.
+
+    ``comparison`` (optional) has ``activation``, ``head`` and ``network`` callables, the
+    ``compare`` hooks of the three checks (``mlplab.backends.torch_gradcheck.TORCH``).
+    """
     rng = np.random.default_rng(seed)
+    hook = (lambda name: getattr(comparison, name)) if comparison is not None else (lambda _: None)
     cases = []
     for name in ACTIVATIONS:
-        r = check_activation(name, rng=rng, use_torch=use_torch)
+        r = check_activation(name, rng=rng, compare=hook("activation"))
         cases.append({"name": name, "kind": "activation", **_verdict(r)})
     for name in HEADS:
-        r = check_head(name, rng=rng, use_torch=use_torch)
+        r = check_head(name, rng=rng, compare=hook("head"))
         cases.append({"name": name, "kind": "head", **_verdict(r)})
     for title, kind, spec, head in _cases(rng):
         model = Network(spec, rng=rng)
         n = 12
         X = rng.normal(size=(n, spec["input_dim"]))
         y = _labels(head, rng, n, model.output_dim)
-        r = check_network(model, X, y, rng=rng, use_torch=use_torch)
+        r = check_network(model, X, y, rng=rng, compare=hook("network"))
         cases.append({"name": title, "kind": kind, **_verdict(r)})
     errs_t = [c["max_rel_err_torch"] for c in cases if c["max_rel_err_torch"] is not None]
     errs_f = [c["max_rel_err_fd"] for c in cases if c["max_rel_err_fd"] is not None]

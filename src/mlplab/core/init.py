@@ -30,20 +30,14 @@ __all__ = ["INITS", "calculate_gain", "init_weight", "resolve_init", "init_names
 
 
 def calculate_gain(activation) -> float:
-    """The gain that keeps activation variance steady through a layer of ``activation``.
+    """The gain that keeps activation variance steady through a layer of ``activation``:
+    the activation's own :meth:`~mlplab.core.activations.Activation.init_gain`.
 
     identity/sigmoid: 1;  tanh: 5/3;  relu family: √2;  leaky_relu(α): √(2/(1+α²)).
     """
     from mlplab.core.activations import get_activation
 
-    act = get_activation(activation)
-    if act.name in ("identity", "sigmoid", "step", "square"):
-        return 1.0
-    if act.name == "tanh":
-        return 5.0 / 3.0
-    if act.name in ("leaky_relu", "prelu"):
-        return math.sqrt(2.0 / (1.0 + act.alpha**2))
-    return math.sqrt(2.0)
+    return get_activation(activation).init_gain()
 
 
 def _zeros(rng, fan_in, fan_out, gain, std):
@@ -97,6 +91,7 @@ _ALIASES = {
 
 
 def init_names() -> list[str]:
+    """Initialiser names, ``auto`` first."""
     return ["auto", *INITS]
 
 

@@ -8,17 +8,35 @@ layer computes ``z = W h + b``; for a batch of rows that is ``Z = H Wᵀ + b`` w
 ``backward(δ)`` takes ∂L/∂output, *accumulates* ∂L/∂(each parameter) into ``grads`` and returns
 ∂L/∂input for the layer below.  Parameter and buffer names match PyTorch's ``state_dict``
 (``weight``, ``bias``, ``running_mean``, …).
+
+**Fast kernels beside their references.**  Dense, ReLU activation layers, dropout and batch
+norm also carry ``forward_into``/``backward_into``: the same numbers as ``forward``/``backward``
+(bit for bit, ``tests/core/test_fastpath.py``) written into buffers that
+:class:`mlplab.core.fastpath.FastStep` allocates once per batch size (``fast_buffers``), with
+parameter gradients *written* rather than accumulated.  ``fast_issue()`` says why a layer's
+kernel cannot run it — a subclass that overrides the reference, or a setting in its spec the
+kernel does not implement — and the fast step then runs the layer's reference code.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import blas
 
 from mlplab.core.activations import Activation, get_activation
 from mlplab.core.init import init_weight, resolve_init
+from mlplab.core.kernels import settings_issue
 from mlplab.errors import ConfigError, check_range
 
-__all__ = ["Layer", "Dense", "ActivationLayer", "Dropout", "BatchNorm", "LayerNorm", "build_layer"]
+__all__ = [
+    "Layer",
+    "Dense",
+    "ActivationLayer",
+    "Dropout",
+    "BatchNorm",
+    "LayerNorm",
+    "build_layer",
+]
 
 
 class Layer:
@@ -34,17 +52,42 @@ class Layer:
         self.out: np.ndarray | None = None  # output of the last forward pass (for inspection)
 
     def forward(self, x: np.ndarray, training: bool = False, rng=None) -> np.ndarray:
+        """Output of the layer for input ``x`` (n, d_in); caches what ``backward`` needs."""
         return x
 
     def backward(self, delta: np.ndarray) -> np.ndarray:
+        """∂L/∂input from ∂L/∂output ``delta``; adds the parameter gradients into ``grads``."""
         return delta
 
     def spec(self) -> dict:
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"type": self.kind}
 
     def zero_grad(self) -> None:
+        """Set every parameter gradient to 0 (``backward`` accumulates into them)."""
         for g in self.grads.values():
             g.fill(0)
+
+    # ---------------------------------------------------------------- fast kernel protocol
+    #: True when ``backward_into`` writes (not adds) every parameter gradient.
+    fast_writes_grads = False
+
+    def fast_issue(self) -> str | None:
+        """None when ``forward_into``/``backward_into`` implement this layer as configured;
+        else why not (the fast step then runs ``forward``/``backward``)."""
+        return f"{type(self).__name__} has no fast kernel"
+
+    def fast_buffers(self, n: int, dim: int, dtype, need_input_delta: bool) -> dict:
+        """Arrays for a batch of ``n`` rows of width ``dim`` (the layer's input width)."""
+        return {}
+
+    def forward_into(self, x, buf: dict, training: bool, rng=None):
+        """``forward`` into ``buf``'s arrays (base: the reference ``forward``)."""
+        return self.forward(x, training, rng)
+
+    def backward_into(self, delta, buf: dict, need_input_delta: bool = True):
+        """``backward`` into ``buf``'s arrays (base: the reference ``backward``)."""
+        return self.backward(delta)
 
     def _alloc_grads(self) -> None:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
@@ -92,16 +135,71 @@ class Dense(Layer):
         self.h_prev = None
 
     def forward(self, x, training=False, rng=None):
+        """``Z = H Wᵀ + b``; caches ``h_prev``."""
         self.h_prev = x  # (n, d_in): what backward needs for ∂L/∂W
         self.out = x @ self.params["weight"].T + self.params["bias"]
         return self.out
 
     def backward(self, delta):
+        """Adds ``δᵀ h_prev`` and ``Σ_n δ`` to the gradients; returns ``δ W``."""
         self.grads["weight"] += delta.T @ self.h_prev
         self.grads["bias"] += delta.sum(axis=0)
         return delta @ self.params["weight"]
 
+    # The fast kernel: ``Z = H Wᵀ`` into a buffer, ``b`` added in place; ``∂L/∂W = δᵀ H``
+    # written straight into ``grads`` (the reference zeroes, then adds: 0 + x = x exactly);
+    # ``δ W`` only when a layer below needs it.
+    fast_writes_grads = True
+
+    def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
+        return settings_issue(self, Dense, ("type", "units", "init", "std", "bias_init"))
+
+    def fast_buffers(self, n, dim, dtype, need_input_delta):
+        """The fast kernel's arrays for a batch of ``n`` rows."""
+        return {
+            "out": np.empty((n, self.units), dtype),
+            "din": np.empty((n, dim), dtype) if need_input_delta else None,
+        }
+
+    def forward_into(self, x, buf, training, rng=None):
+        """``forward`` into the buffers (the same numbers)."""
+        self.h_prev = x
+        z = np.matmul(x, self.params["weight"].T, out=buf["out"])  # Z = H Wᵀ  (n, d_out)
+        z += self.params["bias"]  # + b
+        self.out = z
+        return z
+
+    def backward_into(self, delta, buf, need_input_delta=True):
+        """``backward`` into the buffers, parameter gradients written rather than added."""
+        np.matmul(delta.T, self.h_prev, out=self.grads["weight"])  # δᵀ H  (d_out, d_in)
+        np.sum(delta, axis=0, out=self.grads["bias"])  # Σ_n δ
+        if not need_input_delta:
+            return None
+        return np.matmul(delta, self.params["weight"], out=buf["din"])  # δ W
+
+    def backward_sgd_into(self, delta, buf, need_input_delta, lr: float):
+        """``backward_into`` fused with plain SGD's update (no momentum, no decay):
+        ``δ W`` first (with the old W), then ``W ← W − η δᵀH`` as one GEMM with β = 1
+        (:func:`scipy.linalg.blas.sgemm`), so ∂L/∂W is never written, and ``b ← b − η Σδ``.
+
+        Equal to ``backward_into`` followed by :meth:`SGD.update_into` within rounding, not
+        bit for bit: the GEMM adds η·δᵀH to W inside its accumulation (``grads["weight"]`` is
+        left as it was; ``grads["bias"]`` holds Σδ).
+        """
+        din = None
+        if need_input_delta:
+            din = np.matmul(delta, self.params["weight"], out=buf["din"])  # δ W (old W)
+        W, b, gb = self.params["weight"], self.params["bias"], self.grads["bias"]
+        gemm = blas.sgemm if W.dtype == np.float32 else blas.dgemm
+        # Wᵀ (Fortran order) ← −η Hᵀ δ + Wᵀ, in place: W's own memory
+        gemm(-lr, self.h_prev.T, delta.T, beta=1.0, c=W.T, trans_b=1, overwrite_c=1)
+        np.sum(delta, axis=0, out=gb)  # Σ_n δ
+        b -= b.dtype.type(lr) * gb  # as SGD: b ← b − η g
+        return din
+
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {
             "type": self.kind,
             "units": self.units,
@@ -132,6 +230,7 @@ class ActivationLayer(Layer):
         self.z = None
 
     def forward(self, x, training=False, rng=None):
+        """``h = φ(z)``; caches ``z``."""
         self.z = x  # pre-activation: what φ′ is evaluated at
         if self.activation.learnable:
             self.out = self.activation.f(x, self.params["weight"])
@@ -140,6 +239,7 @@ class ActivationLayer(Layer):
         return self.out
 
     def backward(self, delta):
+        """``δ ⊙ φ′(z)`` (and, for PReLU, the slope's gradient)."""
         act = self.activation
         if act.learnable:
             a = self.params["weight"]
@@ -147,7 +247,32 @@ class ActivationLayer(Layer):
             return delta * act.df(self.z, a)
         return delta * act.df(self.z)
 
+    # The fast kernel is the activation's own (``f_into``/``df_mul_into``, next to f and df).
+    def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
+        issue = settings_issue(self, ActivationLayer, ("type", "activation"))
+        return issue or self.activation.fast_issue()
+
+    def fast_buffers(self, n, dim, dtype, need_input_delta):
+        """The fast kernel's arrays for a batch of ``n`` rows."""
+        return {
+            "out": np.empty((n, dim), dtype),
+            "din": np.empty((n, dim), dtype),
+            "mask": np.empty((n, dim), bool),
+        }
+
+    def forward_into(self, x, buf, training, rng=None):
+        """``forward`` into the buffers (the same numbers)."""
+        self.z = x
+        self.out = self.activation.f_into(x, buf["out"])
+        return self.out
+
+    def backward_into(self, delta, buf, need_input_delta=True):
+        """``backward`` into the buffers, parameter gradients written rather than added."""
+        return self.activation.df_mul_into(self.z, delta, buf["mask"], buf["din"])
+
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"type": self.kind, "activation": self.activation.spec()}
 
 
@@ -167,6 +292,7 @@ class Dropout(Layer):
         self.scale = None
 
     def forward(self, x, training=False, rng=None):
+        """Training: ``x ⊙ m/(1 − p)`` with a fresh (or fixed) keep-mask; eval: ``x``."""
         if not training or self.p == 0.0:
             self.scale = None
             self.out = x
@@ -183,9 +309,48 @@ class Dropout(Layer):
         return self.out
 
     def backward(self, delta):
+        """``δ ⊙ m/(1 − p)`` (``δ`` after an eval-mode pass)."""
         return delta if self.scale is None else delta * self.scale
 
+    # The fast kernel (training mode, random masks): the same ``rng.random`` draw into a
+    # buffer, ``keep = u ≥ p``, ``scale = keep/(1 − p)``, ``h = x ⊙ scale``.  Eval mode, p = 0
+    # and fixed masks run the reference.
+    def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
+        return settings_issue(self, Dropout, ("type", "p"))
+
+    def fast_buffers(self, n, dim, dtype, need_input_delta):
+        """The fast kernel's arrays for a batch of ``n`` rows."""
+        draw = np.float32 if dtype == np.float32 else np.float64
+        return {
+            "out": np.empty((n, dim), dtype),
+            "din": np.empty((n, dim), dtype) if need_input_delta else None,
+            "keep": np.empty((n, dim), bool),
+            "draw": np.empty((n, dim), draw),
+            "scale": np.empty((n, dim), dtype),
+        }
+
+    def forward_into(self, x, buf, training, rng=None):
+        """``forward`` into the buffers (the same numbers)."""
+        if not training or self.p == 0.0 or self.fixed_mask is not None or rng is None:
+            return self.forward(x, training, rng)  # (the reference raises without an rng)
+        u = buf["draw"]
+        rng.random(out=u, dtype=u.dtype.type)
+        keep = np.greater_equal(u, self.p, out=buf["keep"])
+        self.scale = np.divide(keep, x.dtype.type(1.0 - self.p), out=buf["scale"])
+        self.out = np.multiply(x, self.scale, out=buf["out"])
+        return self.out
+
+    def backward_into(self, delta, buf, need_input_delta=True):
+        """``backward`` into the buffers, parameter gradients written rather than added."""
+        if not need_input_delta:
+            return None
+        if self.scale is None:
+            return delta
+        return np.multiply(delta, self.scale, out=buf["din"])  # δ ⊙ m/(1 − p)
+
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"type": self.kind, "p": self.p}
 
 
@@ -217,19 +382,14 @@ class BatchNorm(Layer):
         self.trained_pass = False
 
     def forward(self, x, training=False, rng=None):
+        """Normalise with the batch's statistics (training) or the running ones (eval)."""
         if training:
             n = x.shape[0]
             if n < 2:
                 raise ConfigError("batchnorm in training mode needs a batch of at least 2 rows")
             mu = x.mean(axis=0)
             var = x.var(axis=0)
-            m = self.momentum
-            rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
-            rm *= 1 - m
-            rm += m * mu
-            rv *= 1 - m
-            rv += m * var * (n / (n - 1))
-            self.buffers["num_batches_tracked"] += 1
+            self.track(mu, var, n)
         else:
             mu, var = self.buffers["running_mean"], self.buffers["running_var"]
         self.trained_pass = training
@@ -238,7 +398,18 @@ class BatchNorm(Layer):
         self.out = self.params["weight"] * self.x_hat + self.params["bias"]
         return self.out
 
+    def track(self, mu, var, n: int) -> None:
+        """Running statistics ``r ← (1 − m) r + m·stat`` (the unbiased variance, as PyTorch)."""
+        m = self.momentum
+        rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
+        rm *= 1 - m
+        rm += m * mu
+        rv *= 1 - m
+        rv += m * var * (n / (n - 1))
+        self.buffers["num_batches_tracked"] += 1
+
     def backward(self, delta):
+        """The batch-norm backward of the class docstring; adds γ's and β's gradients."""
         self.grads["weight"] += (delta * self.x_hat).sum(axis=0)
         self.grads["bias"] += delta.sum(axis=0)
         d_hat = delta * self.params["weight"]
@@ -249,7 +420,68 @@ class BatchNorm(Layer):
             n * d_hat - d_hat.sum(axis=0) - self.x_hat * (d_hat * self.x_hat).sum(axis=0)
         )
 
+    # The fast kernel: the reference's operations — numpy's own mean and var reductions
+    # (``add.reduce`` then a division by the count) included — into reused buffers.
+    fast_writes_grads = True
+
+    def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
+        return settings_issue(self, BatchNorm, ("type", "momentum", "eps"))
+
+    def fast_buffers(self, n, dim, dtype, need_input_delta):
+        """The fast kernel's arrays for a batch of ``n`` rows."""
+        return {
+            "out": np.empty((n, dim), dtype),
+            "din": np.empty((n, dim), dtype),
+            "xhat": np.empty((n, dim), dtype),
+            "work": np.empty((n, dim), dtype),
+        }
+
+    def forward_into(self, x, buf, training, rng=None):
+        """``forward`` into the buffers (the same numbers)."""
+        n = x.shape[0]
+        if not training or n < 2:
+            return self.forward(x, training)  # eval statistics; n < 2 raises its error
+        count = np.intp(n)
+        mu = np.add.reduce(x, axis=0)  # μ = Σ x / n   (as x.mean(axis=0))
+        np.true_divide(mu, count, out=mu, casting="unsafe")
+        dev = np.subtract(x, mu, out=buf["work"])  # (x − μ)²  (as x.var(axis=0))
+        np.square(dev, out=dev)
+        var = np.add.reduce(dev, axis=0)
+        np.true_divide(var, count, out=var, casting="unsafe")
+        self.track(mu, var, n)
+        self.trained_pass = True
+        self.inv_std = inv_std = 1.0 / np.sqrt(var + self.eps)
+        x_hat = np.subtract(x, mu, out=buf["xhat"])  # x̂ = (x − μ)/√(σ² + ε)
+        x_hat *= inv_std
+        self.x_hat = x_hat
+        out = np.multiply(self.params["weight"], x_hat, out=buf["out"])  # γ x̂ + β
+        out += self.params["bias"]
+        self.out = out
+        return out
+
+    def backward_into(self, delta, buf, need_input_delta=True):
+        """``δ_x = (1/n)(1/√(σ²+ε))(n δ̂ − Σ δ̂ − x̂ Σ(δ̂ ⊙ x̂))``, gradients written."""
+        x_hat, work, din = self.x_hat, buf["work"], buf["din"]
+        np.multiply(delta, x_hat, out=work)
+        np.add.reduce(work, axis=0, out=self.grads["weight"])  # Σ δ ⊙ x̂
+        np.add.reduce(delta, axis=0, out=self.grads["bias"])  # Σ δ
+        d_hat = np.multiply(delta, self.params["weight"], out=work)  # δ̂
+        if not self.trained_pass:  # eval-mode statistics: a per-feature affine map
+            return np.multiply(d_hat, self.inv_std, out=din)
+        n = delta.shape[0]
+        scale = self.inv_std / n
+        np.multiply(n, d_hat, out=din)  # n δ̂
+        din -= d_hat.sum(axis=0)  # − Σ δ̂
+        np.multiply(d_hat, x_hat, out=work)  # δ̂ ⊙ x̂   (δ̂ is not needed any more)
+        s = work.sum(axis=0)
+        np.multiply(x_hat, s, out=work)  # x̂ Σ(δ̂ ⊙ x̂)
+        din -= work
+        np.multiply(scale, din, out=din)
+        return din
+
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"type": self.kind, "momentum": self.momentum, "eps": self.eps}
 
 
@@ -271,6 +503,7 @@ class LayerNorm(Layer):
         self.x_hat = self.inv_std = None
 
     def forward(self, x, training=False, rng=None):
+        """Normalise each row over its features, then ``γ x̂ + β``."""
         mu = x.mean(axis=1, keepdims=True)
         var = x.var(axis=1, keepdims=True)
         self.inv_std = 1.0 / np.sqrt(var + self.eps)
@@ -279,6 +512,7 @@ class LayerNorm(Layer):
         return self.out
 
     def backward(self, delta):
+        """The layer-norm backward of the class docstring; adds γ's and β's gradients."""
         self.grads["weight"] += (delta * self.x_hat).sum(axis=0)
         self.grads["bias"] += delta.sum(axis=0)
         d_hat = delta * self.params["weight"]
@@ -290,6 +524,7 @@ class LayerNorm(Layer):
         )
 
     def spec(self):
+        """The settings that rebuild this object (JSON-serialisable)."""
         return {"type": self.kind, "eps": self.eps}
 
 

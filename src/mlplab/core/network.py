@@ -25,7 +25,7 @@ import numpy as np
 
 from mlplab.core.activations import get_activation
 from mlplab.core.layers import ActivationLayer, BatchNorm, Dense, Dropout, Layer, build_layer
-from mlplab.core.losses import Head, get_head
+from mlplab.core.losses import Head, check_sample_weight, get_head
 from mlplab.errors import CheckpointError, ConfigError, DataError, check_choice, check_range
 
 __all__ = ["Network", "mlp_spec", "SPEC_FORMAT", "DTYPES"]
@@ -177,6 +177,7 @@ class Network:
         return cls(mlp_spec(sizes, activation, **kwargs), rng=rng)
 
     def copy(self) -> Network:
+        """A deep copy (weights, optimizer-free)."""
         return copy.deepcopy(self)
 
     # ------------------------------------------------------------------ parameters
@@ -185,9 +186,11 @@ class Network:
         return {f"{i}.{k}": v for i, la in enumerate(self.layers) for k, v in la.params.items()}
 
     def named_gradients(self) -> dict[str, np.ndarray]:
+        """Gradient arrays by parameter name (the live arrays)."""
         return {f"{i}.{k}": v for i, la in enumerate(self.layers) for k, v in la.grads.items()}
 
     def named_buffers(self) -> dict[str, np.ndarray]:
+        """Non-trained arrays by name (batch-norm running statistics)."""
         return {f"{i}.{k}": v for i, la in enumerate(self.layers) for k, v in la.buffers.items()}
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -213,9 +216,11 @@ class Network:
 
     @property
     def n_parameters(self) -> int:
+        """The number of trainable scalars."""
         return int(sum(v.size for v in self.named_parameters().values()))
 
     def zero_grad(self) -> None:
+        """Set every gradient to 0."""
         for layer in self.layers:
             layer.zero_grad()
 
@@ -228,7 +233,8 @@ class Network:
         )
 
     # ------------------------------------------------------------------ forward / backward
-    def _as_input(self, X) -> np.ndarray:
+    def as_input(self, X) -> np.ndarray:
+        """``X`` as a 2-D array (n, input_dim) of the model's dtype; DataError otherwise."""
         X = np.asarray(X)
         if X.ndim == 1 and self.input_dim == 1:
             X = X.reshape(-1, 1)
@@ -238,19 +244,22 @@ class Network:
             X = X.astype(self.dtype)
         return X
 
+
     def forward(self, X, *, training: bool = False, rng=None) -> np.ndarray:
         """Logits ``z_out`` (n, output_dim).  ``training`` turns on dropout and batch statistics."""
-        h = self._as_input(X)
+        h = self.as_input(X)
         for layer in self.layers:
             h = layer.forward(h, training, rng)
         self.z_out = h
         return h
 
-    def backward(self, y, *, validated: bool = False) -> float:
+    def backward(self, y, *, validated: bool = False, weight=None) -> float:
         """Backward pass from the last forward's logits; accumulates gradients, returns the loss.
 
         ``δ_out`` comes from the head; each layer then turns the δ of its output into the δ of
-        its input (for Dense: ``δ_prev = δ W``; for an activation: ``δ ⊙ φ′(z)``).
+        its input (for Dense: ``δ_prev = δ W``; for an activation: ``δ ⊙ φ′(z)``).  ``weight``
+        (one per row) makes the loss the weighted mean ``Σ w_i l_i / Σ w_i``; with
+        ``validated=True`` it is taken as already checked (:func:`check_sample_weight`).
         """
         if self.z_out is None:
             raise ConfigError("backward() needs a forward() first")
@@ -262,19 +271,22 @@ class Network:
         z = self.z_out
         if not validated:
             y = self.head.validate(y, self.output_dim, dtype=self.dtype)
-        loss = self.head.loss(z, y)
-        delta = self.head.delta(z, y).astype(self.dtype, copy=False)
+            if weight is not None:
+                weight = check_sample_weight(weight, z.shape[0])
+        loss = self.head.loss(z, y, weight)
+        delta = self.head.delta(z, y, weight).astype(self.dtype, copy=False)
         self.delta_out = delta
         for i in range(len(self.layers) - 1, -1, -1):
             self.deltas[i] = delta  # ∂L/∂(output of layer i)
             delta = self.layers[i].backward(delta)
         return loss
 
-    def loss_and_grad(self, X, y, *, training: bool = True, rng=None) -> float:
-        """Zero the gradients, run forward and backward, return the mean loss."""
+    def loss_and_grad(self, X, y, *, training: bool = True, rng=None, sample_weight=None) -> float:
+        """Zero the gradients, run forward and backward, return the mean loss (the weighted
+        mean ``Σ w_i l_i / Σ w_i`` with ``sample_weight``)."""
         self.zero_grad()
         self.forward(X, training=training, rng=rng)
-        return self.backward(y)
+        return self.backward(y, weight=sample_weight)
 
     def loss(self, X, y) -> float:
         """Mean loss in eval mode (no dropout, running batch-norm statistics)."""
@@ -307,8 +319,9 @@ class Network:
         """``∂F_i/∂x_i`` (n, input_dim) for ``F_i = z_out[i, k_i]`` or ``ŷ[i, k_i]``, eval mode.
 
         The backward pass starts from ``δ_out = ∂F/∂z_out``: the one-hot row ``e_k`` for
-        ``wrt="logit"``; for ``wrt="output"`` the head's derivative on that row —
-        ``ŷ_k (e_k − ŷ)`` for softmax, ``σ′(z_k) e_k`` for sigmoid, ``e^{z_k} e_k`` for exp.
+        ``wrt="logit"``; for ``wrt="output"`` the head's output Jacobian applied to it
+        (:meth:`Head.output_vjp`: ``ŷ_k (e_k − ŷ)`` for softmax, ``σ′(z_k) e_k`` for sigmoid,
+        ``e^{z_k} e_k`` for exp).
         Each layer's ``backward`` then maps δ to the layer below (Dense: ``δ W``), so what
         comes out of layer 0 is ``∂F/∂x``.  Rows are independent (no batch statistics in
         eval mode).  Parameter gradients are left as they were; the forward caches (and so
@@ -322,7 +335,7 @@ class Network:
         wrt : {"logit", "output"}
         """
         check_choice("wrt", wrt, ["logit", "output"])
-        X = self._as_input(X)
+        X = self.as_input(X)
         n = X.shape[0]
         try:
             k = np.broadcast_to(np.asarray(output_index), (n,))
@@ -340,17 +353,8 @@ class Network:
         z = self.forward(X)
         delta = np.zeros_like(z)
         delta[rows, k] = 1
-        if wrt == "output":
-            yhat = self.head.output(z).astype(z.dtype, copy=False)
-            act = self.head.activation
-            if act == "softmax":  # ∂ŷ_k/∂z_j = ŷ_k (δ_kj − ŷ_j)
-                delta = yhat[rows, k][:, None] * (delta - yhat)
-            elif act == "sigmoid":
-                delta *= yhat * (1 - yhat)
-            elif act == "exp":
-                delta *= yhat
-            elif act != "identity":  # pragma: no cover - every head is listed above
-                raise ConfigError(f"no output derivative for head activation {act!r}")
+        if wrt == "output":  # ∂ŷ_k/∂z_out: the head's output Jacobian applied to e_k
+            delta = self.head.output_vjp(z, delta).astype(z.dtype, copy=False)
         saved = {key: g.copy() for key, g in self.named_gradients().items()}
         for layer in reversed(self.layers):
             delta = layer.backward(delta)
@@ -391,17 +395,21 @@ class Network:
 
     @property
     def z(self) -> list:
+        """Pre-activations of the last pass, one array per block (see :meth:`trace`)."""
         return [b["z"] for b in self.trace()]
 
     @property
     def h(self) -> list:
+        """Activation outputs of the last pass, one array per block."""
         return [b["h"] for b in self.trace()]
 
     @property
     def delta(self) -> list:
+        """δ = ∂L/∂z of the last backward, one array per block."""
         return [b["delta"] for b in self.trace()]
 
     def dense_layers(self) -> list[tuple[int, Dense]]:
+        """``(index, layer)`` of every Dense layer."""
         return [(i, la) for i, la in enumerate(self.layers) if isinstance(la, Dense)]
 
     def set_dropout_masks(self, masks: dict[int, np.ndarray] | None) -> None:
@@ -411,6 +419,7 @@ class Network:
                 layer.fixed_mask = None if masks is None else masks.get(i)
 
     def has_batchnorm(self) -> bool:
+        """True when a layer is batch norm (the loop then never feeds it one row)."""
         return any(isinstance(la, BatchNorm) for la in self.layers)
 
     def __repr__(self) -> str:

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from mlplab.core.kernels import settings_issue
 from mlplab.errors import ConfigError, check_choice, check_range
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Schedule",
     "SCHEDULES",
     "make_schedule",
+    "scratch_array",
 ]
 
 
@@ -48,17 +50,30 @@ class Optimizer:
         self.state: dict[str, dict[str, np.ndarray]] = {}
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """One update of every parameter in place (``t`` += 1): the reference rule."""
         self.t += 1
         for name, p in params.items():
             self._update(name, p, grads[name])
+
+    def fast_issue(self) -> str | None:
+        """None when :meth:`update_into` implements this optimizer with its settings (the
+        fast step's update); else why not — the fast step then calls :meth:`step`."""
+        return f"optimizer {self.name!r} has no fast update"
+
+    def update_into(self, name: str, p, g, scratch: dict) -> None:
+        """The update of one parameter with scratch arrays from ``scratch`` (no temporaries);
+        the same numbers as :meth:`step`'s.  The caller increments ``t`` once per step."""
+        raise NotImplementedError(self.fast_issue())
 
     def _update(self, name, p, g):  # pragma: no cover - abstract
         raise TypeError("subclasses implement _update")
 
     def hyperparameters(self) -> dict:
+        """The settings that define the update (what ``spec`` saves)."""
         return {"lr": self.base_lr}
 
     def spec(self) -> dict:
+        """``{"name": …, **hyperparameters}``: what :func:`make_optimizer` rebuilds."""
         return {"name": self.name, **self.hyperparameters()}
 
     def state_dict(self) -> dict:
@@ -71,6 +86,7 @@ class Optimizer:
         }
 
     def load_state_dict(self, sd: dict) -> None:
+        """Restore :meth:`state_dict` (step count, lr, per-parameter state)."""
         self.t = int(sd["t"])
         self.lr = float(sd["lr"])
         self.state = {n: {k: np.array(v) for k, v in s.items()} for n, s in sd["state"].items()}
@@ -101,18 +117,46 @@ class SGD(Optimizer):
         if self.weight_decay:
             g = g + self.weight_decay * p
         if self.momentum:
-            st = self.state.setdefault(name, {})
-            if "momentum_buffer" not in st:
-                st["momentum_buffer"] = np.array(g, copy=True)
-            else:
-                buf = st["momentum_buffer"]
-                buf *= self.momentum
-                buf += g
-            buf = st["momentum_buffer"]
+            buf = self.momentum_buffer(name, g)
             g = g + self.momentum * buf if self.nesterov else buf
         p -= p.dtype.type(self.lr) * g
 
+    def momentum_buffer(self, name: str, g) -> np.ndarray:
+        """``b ← μ b + g`` in place (``b₀ = g``) for parameter ``name``; returns b."""
+        st = self.state.setdefault(name, {})
+        if "momentum_buffer" not in st:
+            st["momentum_buffer"] = np.array(g, copy=True)
+        else:
+            buf = st["momentum_buffer"]
+            buf *= self.momentum
+            buf += g
+        return st["momentum_buffer"]
+
+    def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
+        return settings_issue(
+            self, SGD, ("lr", "momentum", "nesterov", "weight_decay"), ("step", "_update")
+        )
+
+    def update_into(self, name, p, g, scratch):
+        """As :meth:`_update` with ``out=`` scratch arrays."""
+        s = scratch_array(scratch, name, p)
+        if self.weight_decay:
+            np.multiply(self.weight_decay, p, out=s)  # λ w
+            g = np.add(g, s, out=s)
+        if self.momentum:
+            buf = self.momentum_buffer(name, g)
+            if self.nesterov:
+                t = scratch_array(scratch, name, p, 1)
+                np.multiply(self.momentum, buf, out=t)  # μ b
+                g = np.add(g, t, out=t)
+            else:
+                g = buf
+        step = np.multiply(p.dtype.type(self.lr), g, out=s)  # η g
+        np.subtract(p, step, out=p)
+
     def hyperparameters(self):
+        """The settings that define the update (what ``spec`` saves)."""
         return {
             "lr": self.base_lr,
             "momentum": self.momentum,
@@ -158,7 +202,42 @@ class Adam(Optimizer):
         denom += self.eps
         p -= p.dtype.type(self.lr / bc1) * (m / denom)
 
+    def fast_issue(self):
+        """None when the fast kernel next to this class implements it as set up; else why."""
+        return settings_issue(
+            self, Adam, ("lr", "beta1", "beta2", "eps", "weight_decay"), ("step", "_update")
+        )
+
+    def update_into(self, name, p, g, scratch):
+        """As :meth:`_update` (and AdamW's decoupled decay) with two scratch arrays."""
+        s = scratch_array(scratch, name, p)
+        t = scratch_array(scratch, name, p, 1)
+        if self.weight_decay:
+            if self.decoupled:
+                p *= p.dtype.type(1.0 - self.lr * self.weight_decay)
+            else:
+                np.multiply(self.weight_decay, p, out=t)  # λ w
+                g = np.add(g, t, out=t)
+        st = self.state.get(name)
+        if st is None:
+            st = self.state[name] = {"exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
+        m, v = st["exp_avg"], st["exp_avg_sq"]
+        m *= self.beta1
+        m += np.multiply(1 - self.beta1, g, out=s)  # m ← β₁ m + (1 − β₁) g
+        v *= self.beta2
+        np.multiply(g, g, out=s)
+        v += np.multiply(1 - self.beta2, s, out=s)  # v ← β₂ v + (1 − β₂) g²
+        bc1 = 1 - self.beta1**self.t
+        bc2 = 1 - self.beta2**self.t
+        denom = np.sqrt(v, out=s)
+        denom /= math.sqrt(bc2)  # √v / √(1 − β₂ᵗ)
+        denom += self.eps
+        step = np.divide(m, denom, out=s)
+        step *= p.dtype.type(self.lr / bc1)
+        p -= step
+
     def hyperparameters(self):
+        """The settings that define the update (what ``spec`` saves)."""
         return {
             "lr": self.base_lr,
             "beta1": self.beta1,
@@ -179,6 +258,15 @@ class AdamW(Adam):
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
         super().__init__(lr, beta1, beta2, eps, weight_decay)
+
+
+def scratch_array(scratch: dict, name: str, p: np.ndarray, slot: int = 0) -> np.ndarray:
+    """A scratch array shaped like parameter ``p`` kept in ``scratch`` under (name, slot)."""
+    key = f"{name}#{slot}"
+    s = scratch.get(key)
+    if s is None or s.shape != p.shape or s.dtype != p.dtype:
+        s = scratch[key] = np.empty_like(p)
+    return s
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
@@ -276,6 +364,7 @@ class Schedule:
         return _cos_anneal(1.0, end, min(pct, 1.0))
 
     def spec(self) -> dict:
+        """``{"name": …, options}``: what :func:`make_schedule` rebuilds."""
         return {"name": self.name, **{k: v for k, v in vars(self).items() if k != "name"}}
 
 
@@ -287,6 +376,7 @@ SCHEDULES = ["constant", "step", "cosine", "warmup", "warmup_cosine", "onecycle"
 
 
 def make_schedule(spec) -> Schedule:
+    """A schedule from a name, a dict with ``name``, an existing Schedule or None."""
     if isinstance(spec, Schedule):
         return spec
     if spec is None:

@@ -386,7 +386,7 @@ def probe_record(model: Network, X, y=None, *, bins: int = HIST_BINS, epoch=None
     Activation statistics of the probe rows ``X``; with labels ``y`` also one gradient check
     (an eval-mode forward and backward on the probe batch, parameter gradients restored).
     """
-    X = model._as_input(X)
+    X = model.as_input(X)
     rec = {"format": FORMAT, **layout(model), "every": None, "probe_size": len(X)}
     if y is not None:
         rec["chance_loss"] = constant_loss(model, y)

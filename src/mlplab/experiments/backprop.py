@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlplab.backends.torch_gradcheck import check_network, run_gradcheck
 from mlplab.core.activations import ACTIVATIONS, get_activation
-from mlplab.core.gradcheck import TOL_FD, TOL_TORCH, check_network, rel_err, run_gradcheck
+from mlplab.core.gradcheck import TOL_FD, TOL_TORCH, rel_err
 from mlplab.core.losses import _MAX_LOG_RATE, HEADS, get_head
 from mlplab.core.network import Network, mlp_spec
 from mlplab.experiments.base import (

@@ -6,7 +6,7 @@ A *run* is one training of one model on one data set, kept in a folder::
     DIR/scaler.npz       the input map x ↦ (x − mean) / scale fitted on the training split, and
                          for regression the target map y ↦ (y − μ) / σ (see below)
     DIR/checkpoint.npz   Trainer.state_dict() after the last finished epoch (atomic, no pickle)
-    DIR/model.npz        the final model (Network.save)
+    DIR/model.npz        the final model (mlplab.io.save_network)
     DIR/history.json     one record per epoch; DIR/history.csv the same as a table
     DIR/curves.png       loss and metric per epoch, train vs validation
     DIR/metrics.json     test-split metrics (accuracy and confusion matrix, RMSE/MAE/R², deviance)

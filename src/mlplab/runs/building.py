@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from mlplab.core.losses import get_head, head_for_task
+from mlplab.core.losses import get_head, head_for_task, heads_for_task
 from mlplab.core.network import Network, mlp_spec
 from mlplab.core.optim import make_optimizer, make_schedule
 from mlplab.core.train import TrainConfig, Trainer
@@ -53,18 +53,9 @@ def load_data(cfg: RunConfig, *, standardize: bool = True):
     )
 
 
-_HEADS_FOR_TASK = {
-    "binary": ["sigmoid_bce", "softmax_ce"],
-    "multiclass": ["softmax_ce"],
-    "multilabel": ["multilabel_bce"],
-    "regression": ["identity_mse", "identity_mae"],
-    "count": ["exp_poisson", "identity_mse", "identity_mae"],
-}
-
-
 def compatible_heads(task: str) -> list[str]:
     """Heads that fit a task's labels; the first is the canonical one (``--head auto``)."""
-    return list(_HEADS_FOR_TASK[task])
+    return heads_for_task(task)
 
 
 _SCALED_HEADS = ("identity_mse", "identity_mae")
@@ -128,10 +119,10 @@ def resolve_head(head: str, task: str) -> str:
     if head == "auto":
         return head_for_task(task)
     name = get_head(head).name
-    if name not in _HEADS_FOR_TASK[task]:
+    if name not in heads_for_task(task):
         raise ConfigError(
             f"--head {name} does not fit a {task} data set; use one of "
-            f"{', '.join(_HEADS_FOR_TASK[task])} (or auto)"
+            f"{', '.join(heads_for_task(task))} (or auto)"
         )
     return name
 

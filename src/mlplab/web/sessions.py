@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from mlplab.core.losses import head_for_task
+from mlplab.core.losses import head_for_task, heads_for_task
 from mlplab.core.network import Network, mlp_spec
 from mlplab.core.optim import make_optimizer, make_schedule
 from mlplab.core.train import TrainConfig, Trainer
@@ -73,11 +73,18 @@ DOCTOR_PROBE = 256
 #: Batches per piece of a large epoch: the time budget of a frame is checked after each piece.
 PIECE_BATCHES = 64
 
-_HEADS_BY_TASK = {
-    "binary": ["sigmoid_bce", "softmax_ce", "identity_mse"],
-    "multiclass": ["softmax_ce", "identity_mse"],
-    "regression": ["identity_mse", "identity_mae"],
-}
+#: Class tasks on which the playground also offers squared error on one-hot labels, so a
+#: learner can compare it with the matching cross-entropy head (``targets`` builds the labels).
+MSE_ON_CLASSES = ("binary", "multiclass")
+
+
+def playground_heads(task: str) -> list[str]:
+    """The heads the page offers for ``task``: the heads that suit it (``heads_for_task``, the
+    canonical one first) and, for class tasks, squared error on one-hot labels."""
+    heads = heads_for_task(task)
+    if task in MSE_ON_CLASSES and "identity_mse" not in heads:
+        heads.append("identity_mse")
+    return heads
 
 
 def _targets(y: np.ndarray, task: str, head: str, n_classes: int) -> np.ndarray:
@@ -134,7 +141,7 @@ class Session:
             return "sigmoid_bce"
         if cfg.head == "auto":
             return head_for_task(data.task)
-        allowed = _HEADS_BY_TASK[data.task]
+        allowed = playground_heads(data.task)
         if cfg.head not in allowed:
             raise ConfigError(
                 f"head {cfg.head} does not fit a {data.task} data set; use one of "
@@ -519,7 +526,7 @@ class Session:
                 "classes": d.class_names,
                 "dataset_note": d.note,
                 "head": self.head,
-                "heads": ["auto", *_HEADS_BY_TASK[d.task]],
+                "heads": ["auto", *playground_heads(d.task)],
                 "sizes": [self.model.input_dim] + [la.units for _, la in self.model.dense_layers()],
                 "activations": [
                     la.activation.name for la in self.model.layers if la.kind == "activation"
@@ -623,7 +630,7 @@ class Session:
             if model.head.name != head:
                 raise CheckpointError(
                     f"{name} has head {model.head.name}; this {data.task} data set takes "
-                    f"{', '.join(_HEADS_BY_TASK[data.task])}"
+                    f"{', '.join(playground_heads(data.task))}"
                 )
             n_out = self._n_out(head, data)
             if model.output_dim != n_out:

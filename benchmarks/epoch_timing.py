@@ -1,6 +1,6 @@
 """What the epoch benchmarks (``backends_epoch.py``, ``engine_epoch.py``) share: the alternating
 timing loop, the per-system summary, the machine description and the command line's common
-part.  Imported by those scripts as ``_timing`` (they run with ``benchmarks/`` on the path)."""
+part.  Imported by those scripts as ``epoch_timing`` (they run with ``benchmarks/`` on the path)."""
 
 from __future__ import annotations
 
