@@ -11,7 +11,13 @@ import torch
 
 from mlplab.backends.torch import head_loss, head_output
 from mlplab.core.gradcheck import TOL_FD, TOL_TORCH, check_head, rel_err
-from mlplab.core.losses import HEADS, get_head, head_for_task, head_names
+from mlplab.core.losses import (
+    HEADS,
+    check_sample_weight,
+    get_head,
+    head_for_task,
+    head_names,
+)
 from mlplab.errors import ConfigError, DataError
 
 N, K = 6, 3
@@ -182,3 +188,67 @@ def test_registry_and_tasks():
         get_head("hinge")
     with pytest.raises(ConfigError, match="task"):
         head_for_task("ranking")
+
+
+# --------------------------------------------------------------------------- sample weights
+def weights(rng, n=N):
+    w = rng.uniform(0.0, 3.0, size=n)
+    w[1] = 0.0  # a row that does not count
+    return w
+
+
+@pytest.mark.parametrize("name", list(HEADS))
+def test_weighted_loss_and_delta_match_torch_and_central_differences(name):
+    head = get_head(name)
+    rng = np.random.default_rng(11)
+    z = rng.normal(0, 2, size=(N, n_out(name)))
+    y = head.validate(labels(name, rng), n_out(name))
+    w = weights(rng)
+    loss, delta = head.loss(z, y, w), head.delta(z, y, w)
+    eps = 1e-6
+    fd = np.zeros_like(z)
+    for idx in np.ndindex(*z.shape):
+        zp, zm = z.copy(), z.copy()
+        zp[idx] += eps
+        zm[idx] -= eps
+        fd[idx] = (head.loss(zp, y, w) - head.loss(zm, y, w)) / (2 * eps)
+    assert rel_err(delta, fd) <= TOL_FD
+    zt = torch.as_tensor(z).requires_grad_(True)
+    lt = head_loss(name, zt, torch.as_tensor(y), torch.as_tensor(w))
+    lt.backward()
+    assert abs(loss - lt.item()) <= TOL_TORCH * abs(lt.item())
+    assert rel_err(delta, zt.grad.numpy()) <= TOL_TORCH
+    assert np.all(delta[1] == 0)  # the zero-weight row gets no gradient
+
+
+@pytest.mark.parametrize("name", list(HEADS))
+def test_weights_are_a_weighted_mean_of_the_rows(name):
+    head = get_head(name)
+    rng = np.random.default_rng(12)
+    z = rng.normal(size=(N, n_out(name)))
+    y = head.validate(labels(name, rng), n_out(name))
+    ones = np.ones(N)
+    assert math.isclose(head.loss(z, y, ones), head.loss(z, y), rel_tol=1e-14)
+    np.testing.assert_allclose(head.delta(z, y, ones), head.delta(z, y), rtol=1e-14)
+    # integer weights are repeated rows: weight 2 on row 0 = row 0 twice
+    w = ones.copy()
+    w[0] = 2.0
+    rep = np.r_[0, np.arange(N)]
+    assert math.isclose(head.loss(z, y, w), head.loss(z[rep], y[rep]), rel_tol=1e-14)
+    # all weights 0: nothing counts
+    assert head.loss(z, y, np.zeros(N)) == 0.0 and not head.delta(z, y, np.zeros(N)).any()
+
+
+@pytest.mark.parametrize(
+    "w, match",
+    [
+        (np.ones(N - 1), "shape"),
+        (np.r_[np.nan, np.ones(N - 1)], "NaN"),
+        (np.r_[-1.0, np.ones(N - 1)], ">= 0"),
+        (np.zeros(N), "positive sum"),
+        (["a"] * N, "numeric"),
+    ],
+)
+def test_bad_sample_weights_raise_data_error(w, match):
+    with pytest.raises(DataError, match=match):
+        check_sample_weight(w, N)

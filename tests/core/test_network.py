@@ -421,3 +421,40 @@ def test_repr_lists_layers_and_head():
     text = repr(Network.from_sizes([3, 4, 2], "relu", norm="layer"))
     assert "LayerNorm" in text and "softmax" in text and "parameters=34" in text
     assert math.isfinite(Network.from_sizes([3, 2], "relu").n_parameters)
+
+
+def test_weighted_network_gradients_match_torch_and_central_differences():
+    rng = np.random.default_rng(21)
+    model = Network(mlp_spec([4, 6, 3], "tanh", head="softmax", dtype="float64"), rng=0)
+    X, y = rng.normal(size=(9, 4)), rng.integers(0, 3, size=9)
+    w = rng.uniform(0.0, 2.0, size=9)
+    loss = model.loss_and_grad(X, y, sample_weight=w)
+    grads = {k: v.copy() for k, v in model.named_gradients().items()}
+    module = to_torch(model)
+    lt = (
+        torch.sum(
+            torch.as_tensor(w)
+            * torch.nn.functional.cross_entropy(
+                module(torch.as_tensor(X)), torch.as_tensor(y), reduction="none"
+            )
+        )
+        / w.sum()
+    )
+    lt.backward()
+    assert abs(loss - lt.item()) <= TOL_TORCH * abs(lt.item())
+    for k, p in module.named_parameters():
+        assert rel_err(grads[k], p.grad.numpy()) <= TOL_TORCH
+    eps = 1e-6
+    for k, p in model.named_parameters().items():
+        flat = p.reshape(-1)
+        for j in range(0, flat.size, 5):
+            old = flat[j]
+            flat[j] = old + eps
+            lp = model.head.loss(model.forward(X), y, w)
+            flat[j] = old - eps
+            lm = model.head.loss(model.forward(X), y, w)
+            flat[j] = old
+            num = (lp - lm) / (2 * eps)
+            assert abs(grads[k].reshape(-1)[j] - num) <= TOL_FD * max(1.0, abs(num))
+    with pytest.raises(DataError, match="sample_weight"):
+        model.loss_and_grad(X, y, sample_weight=-w)

@@ -413,3 +413,34 @@ def test_bad_labels_for_other_heads_raise_data_error():
         fit(Network.from_sizes([2, 1], "relu", head="binary"), X, np.array([0, 1, 2, 1]))
     with pytest.raises(DataError, match=">= 0"):
         fit(Network.from_sizes([2, 1], "relu", head="poisson"), X, np.array([0, 1, -2, 1]))
+
+
+# --------------------------------------------------------------------------- sample weights
+@pytest.mark.parametrize("fast", [True, False])
+def test_integer_sample_weights_train_as_repeated_rows(fast):
+    # full-batch SGD: weight 2 on a row is that row twice, weight 0 is the row left out
+    X, y = xor_blobs(24, seed=3)
+    w = np.tile([0.0, 1.0, 2.0], 8)
+    rep = np.repeat(np.arange(24), w.astype(int))
+    a = Network.from_sizes([2, 5, 2], "tanh", dtype="float64", rng=0)
+    b = a.copy()
+    ha = fit(
+        a, X, y, sample_weight=w, optimizer="sgd", epochs=3, batch_size=24, shuffle=False, fast=fast
+    )
+    hb = fit(b, X[rep], y[rep], optimizer="sgd", epochs=3, batch_size=len(rep), shuffle=False)
+    np.testing.assert_allclose(ha["train_loss"], hb["train_loss"], rtol=1e-12)
+    for k, v in a.state_dict().items():
+        np.testing.assert_allclose(v, b.state_dict()[k], rtol=1e-12, atol=1e-15)
+
+
+def test_sample_weights_fast_and_reference_paths_agree_and_are_checked():
+    X, y = xor_blobs(50, seed=4)
+    w = np.random.default_rng(0).uniform(0, 2, size=50)
+    nets = [Network.from_sizes([2, 6, 2], "relu", rng=0) for _ in range(2)]
+    for net, fast in zip(nets, (True, False)):
+        fit(net, X, y, sample_weight=w, optimizer="adam", epochs=2, batch_size=16, rng=1, fast=fast)
+    assert states_equal(nets[0].state_dict(), nets[1].state_dict())
+    with pytest.raises(DataError, match="sample_weight"):
+        fit(nets[0], X, y, sample_weight=w[:-1], epochs=1)
+    with pytest.raises(DataError, match="sample_weight"):
+        fit(nets[0], X, y, sample_weight=-w, epochs=1)

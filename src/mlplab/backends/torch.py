@@ -205,14 +205,19 @@ def from_torch(module: nn.Module, model: Network) -> Network:
     return model
 
 
-def head_loss(head_name: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def head_loss(head_name: str, z: torch.Tensor, y: torch.Tensor, weight=None) -> torch.Tensor:
     """The head's mean loss in torch, equal to :meth:`mlplab.core.losses.Head.loss`.
 
-    Per-sample losses sum over outputs and are averaged over samples.
+    Per-sample losses sum over outputs and are averaged over samples; with ``weight`` (one
+    per row, a tensor) the average is the weighted mean ``Σ w_i l_i / Σ w_i``.
     """
     import torch.nn.functional as F
 
     n = z.shape[0]
+    if weight is not None:
+        per = _per_row_loss(head_name, z, y)
+        w = weight.to(per.dtype)
+        return (w * per).sum() / w.sum()
     if head_name in ("sigmoid_bce", "multilabel_bce"):
         return F.binary_cross_entropy_with_logits(z, y.to(z.dtype), reduction="sum") / n
     if head_name == "softmax_ce":
@@ -224,6 +229,26 @@ def head_loss(head_name: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if head_name == "exp_poisson":
         return F.poisson_nll_loss(z, y.to(z.dtype), log_input=True, full=False, reduction="sum") / n
     raise ConfigError(f"no torch loss for head {head_name!r}")
+
+
+def _per_row_loss(head_name: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Each row's loss (summed over the outputs), shape (n,)."""
+    import torch.nn.functional as F
+
+    if head_name == "softmax_ce":
+        return F.cross_entropy(z, y.long(), reduction="none")
+    y = y.to(z.dtype)
+    if head_name in ("sigmoid_bce", "multilabel_bce"):
+        per = F.binary_cross_entropy_with_logits(z, y, reduction="none")
+    elif head_name == "identity_mse":
+        per = 0.5 * F.mse_loss(z, y, reduction="none")
+    elif head_name == "identity_mae":
+        per = F.l1_loss(z, y, reduction="none")
+    elif head_name == "exp_poisson":
+        per = F.poisson_nll_loss(z, y, log_input=True, full=False, reduction="none")
+    else:
+        raise ConfigError(f"no torch loss for head {head_name!r}")
+    return per.sum(dim=1)
 
 
 def head_output(head_name: str, z: torch.Tensor) -> torch.Tensor:

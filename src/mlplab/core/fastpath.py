@@ -192,11 +192,11 @@ class FastStep:
         return h
 
     # ------------------------------------------------------------------ head
-    def _head(self, z: np.ndarray, y: np.ndarray, buf: _Buffers) -> tuple[float, np.ndarray]:
+    def _head(self, z, y, buf: _Buffers, weight=None) -> tuple[float, np.ndarray]:
         head = self.model.head
-        if type(head) is not SoftmaxCE:
-            loss = head.loss(z, y)
-            return loss, head.delta(z, y).astype(self.model.dtype, copy=False)
+        if type(head) is not SoftmaxCE or weight is not None:
+            loss = head.loss(z, y, weight)
+            return loss, head.delta(z, y, weight).astype(self.model.dtype, copy=False)
         n = z.shape[0]
         np.max(z, axis=1, keepdims=True, out=buf.zmax)  # m = max_k z_k
         np.subtract(z, buf.zmax, out=buf.shifted)  # z − m
@@ -212,18 +212,21 @@ class FastStep:
         return loss, delta
 
     # ------------------------------------------------------------------ backward
-    def forward_backward(self, X: np.ndarray, y: np.ndarray, rng=None) -> tuple[np.ndarray, float]:
+    def forward_backward(
+        self, X: np.ndarray, y: np.ndarray, rng=None, weight=None
+    ) -> tuple[np.ndarray, float]:
         """One training pass: logits and mean loss; gradients left in the model's ``grads``.
 
         ``X`` must be of the model's dtype and ``y`` validated by the head (as the trainer
-        does); training mode (dropout, batch statistics) is on.
+        does), ``weight`` (optional per-row weights) checked; training mode (dropout, batch
+        statistics) is on.  With weights the head runs its reference loss and δ.
         """
         model = self.model
         for layer in self._zero_layers:
             layer.zero_grad()
         z = self.forward(X, training=True, rng=rng)
         buf = self.buffers(X.shape[0])
-        loss, delta = self._head(z, y, buf)
+        loss, delta = self._head(z, y, buf, weight)
         model.delta_out = delta
         for i in range(len(model.layers) - 1, -1, -1):
             layer = model.layers[i]

@@ -9,6 +9,10 @@ A head receives the logits ``z_out`` of shape (n, k) and computes, stably and fr
 * ``output(z)``    — ŷ, the mean of the assumed distribution (probabilities, values, rates);
 * ``predict(z)``   — class ids / label sets for classifiers, values for regression.
 
+With per-row sample weights ``w`` (``loss(z, y, weight=w)``) the mean becomes the weighted
+mean ``Σ w_i l_i / Σ w_i`` (scikit-learn's semantics) and ``δ_out`` row i is
+``w_i ∂l_i/∂z_i / Σ w`` — a batch whose weights are all 0 contributes a loss of 0 and δ = 0.
+
 For the canonical pairs (sigmoid + BCE, softmax + CE, identity + ½·squared error,
 exp + Poisson NLL) the per-sample ``δ_out`` is exactly ``ŷ − y``; divided by n because the loss is
 a mean.  Identity + MAE is the non-canonical case: δ = sign(ŷ − y)/n.
@@ -26,9 +30,57 @@ from scipy.special import expit, log_expit, log_softmax, softmax
 
 from mlplab.errors import ConfigError, DataError
 
-__all__ = ["Head", "HEADS", "get_head", "head_names", "head_for_task"]
+__all__ = [
+    "Head",
+    "HEADS",
+    "get_head",
+    "head_names",
+    "head_for_task",
+    "check_sample_weight",
+    "MAX_LOG_RATE",
+]
 
-_MAX_LOG_RATE = 80.0  # exp(80) ≈ 5.5e34 still fits float32
+#: The exponential head caps its log-rate here: exp(80) ≈ 5.5e34 still fits float32.
+MAX_LOG_RATE = 80.0
+_MAX_LOG_RATE = MAX_LOG_RATE  # the former name, still read by experiments/backprop.py
+
+
+def check_sample_weight(weight, n: int) -> np.ndarray:
+    """Per-row sample weights as a float64 array of shape (n,).
+
+    Raises DataError unless ``weight`` has one finite, non-negative entry per row and a
+    positive sum.
+    """
+    try:
+        w = np.asarray(weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError("sample_weight must be numeric") from None
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w.reshape(-1)
+    if w.shape != (n,):
+        raise DataError(f"sample_weight must have shape ({n},), one weight per row; got {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise DataError("sample_weight contains NaN or inf")
+    if n and w.min() < 0:
+        raise DataError(f"sample_weight must be >= 0; got {w.min():g}")
+    if not w.sum() > 0:
+        raise DataError("sample_weight must have a positive sum")
+    return w
+
+
+def _weighted_mean(per_row: np.ndarray, weight: np.ndarray) -> float:
+    """``Σ w_i l_i / Σ w_i`` (0 when every weight is 0)."""
+    total = float(np.sum(weight))
+    if total == 0.0:
+        return 0.0
+    return float(np.dot(weight, per_row.astype(np.float64, copy=False)) / total)
+
+
+def _weighted_delta(per_row: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Row i of ``per_row`` (∂l_i/∂z_i) times ``w_i / Σ w`` (all 0 when every weight is 0)."""
+    total = float(np.sum(weight))
+    scale = weight / total if total > 0 else np.zeros_like(weight)
+    return per_row * scale.astype(per_row.dtype, copy=False)[:, None]
 
 
 class Head(abc.ABC):
@@ -65,12 +117,13 @@ class Head(abc.ABC):
         return y
 
     @abc.abstractmethod
-    def loss(self, z: np.ndarray, y: np.ndarray) -> float:
-        """Mean over the n samples of the per-sample loss (summed over outputs)."""
+    def loss(self, z: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> float:
+        """Mean over the n samples of the per-sample loss (summed over outputs); with
+        ``weight`` (n,) the weighted mean ``Σ w_i l_i / Σ w_i``."""
 
     @abc.abstractmethod
-    def delta(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """δ_out = ∂L/∂z, shape (n, k)."""
+    def delta(self, z: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+        """δ_out = ∂L/∂z, shape (n, k), of :meth:`loss` with the same ``weight``."""
 
     @abc.abstractmethod
     def output(self, z: np.ndarray) -> np.ndarray:
@@ -105,11 +158,17 @@ class SigmoidBCE(Head):
             raise DataError(f"y for head {self.name} must be 0 or 1")
         return y
 
-    def loss(self, z, y):
+    def loss(self, z, y, weight=None):
+        """Mean (or weighted mean) binary cross-entropy, summed over the outputs."""
         per = -(y * log_expit(z) + (1 - y) * log_expit(-z))
+        if weight is not None:
+            return _weighted_mean(per.sum(axis=1), weight)
         return float(per.sum() / z.shape[0])
 
-    def delta(self, z, y):
+    def delta(self, z, y, weight=None):
+        """δ = (σ(z) − y)/n, or row i scaled by w_i/Σw."""
+        if weight is not None:
+            return _weighted_delta(expit(z) - y, weight)
         return (expit(z) - y) / z.shape[0]
 
     def output(self, z):
@@ -166,13 +225,20 @@ class SoftmaxCE(Head):
             )
         return y
 
-    def loss(self, z, y):
+    def loss(self, z, y, weight=None):
+        """Mean (or weighted mean) of −log softmax(z)_y."""
         lp = log_softmax(z, axis=1)
-        return float(-lp[np.arange(z.shape[0]), y].sum() / z.shape[0])
+        picked = lp[np.arange(z.shape[0]), y]
+        if weight is not None:
+            return _weighted_mean(-picked, weight)
+        return float(-picked.sum() / z.shape[0])
 
-    def delta(self, z, y):
+    def delta(self, z, y, weight=None):
+        """δ = (softmax(z) − onehot y)/n, or row i scaled by w_i/Σw."""
         p = softmax(z, axis=1)
         p[np.arange(z.shape[0]), y] -= 1.0
+        if weight is not None:
+            return _weighted_delta(p, weight)
         p /= z.shape[0]
         return p
 
@@ -192,11 +258,17 @@ class IdentityMSE(Head):
     distribution = "Gaussian"
     task = "regression"
 
-    def loss(self, z, y):
+    def loss(self, z, y, weight=None):
+        """Mean (or weighted mean) of ½‖z − y‖²."""
         r = z - y
+        if weight is not None:
+            return _weighted_mean(0.5 * np.sum(r * r, axis=1), weight)
         return float(0.5 * np.sum(r * r) / z.shape[0])
 
-    def delta(self, z, y):
+    def delta(self, z, y, weight=None):
+        """δ = (z − y)/n, or row i scaled by w_i/Σw."""
+        if weight is not None:
+            return _weighted_delta(z - y, weight)
         return (z - y) / z.shape[0]
 
     def output(self, z):
@@ -214,10 +286,16 @@ class IdentityMAE(IdentityMSE):
     distribution = "Laplace"
     canonical = False
 
-    def loss(self, z, y):
+    def loss(self, z, y, weight=None):
+        """Mean (or weighted mean) of ‖z − y‖₁."""
+        if weight is not None:
+            return _weighted_mean(np.sum(np.abs(z - y), axis=1), weight)
         return float(np.sum(np.abs(z - y)) / z.shape[0])
 
-    def delta(self, z, y):
+    def delta(self, z, y, weight=None):
+        """δ = sign(z − y)/n, or row i scaled by w_i/Σw."""
+        if weight is not None:
+            return _weighted_delta(np.sign(z - y), weight)
         return np.sign(z - y) / z.shape[0]
 
 
@@ -239,14 +317,21 @@ class ExpPoisson(Head):
             raise DataError(f"counts for head {self.name} must be >= 0; got {y.min()}")
         return y
 
-    def loss(self, z, y):
-        return float(np.sum(np.exp(np.minimum(z, _MAX_LOG_RATE)) - y * z) / z.shape[0])
+    def loss(self, z, y, weight=None):
+        """Mean (or weighted mean) Poisson NLL e^z − y z (log y! left out)."""
+        per = np.exp(np.minimum(z, MAX_LOG_RATE)) - y * z
+        if weight is not None:
+            return _weighted_mean(np.sum(per, axis=1), weight)
+        return float(np.sum(per) / z.shape[0])
 
-    def delta(self, z, y):
-        return (np.exp(np.minimum(z, _MAX_LOG_RATE)) - y) / z.shape[0]
+    def delta(self, z, y, weight=None):
+        """δ = (e^z − y)/n, or row i scaled by w_i/Σw."""
+        if weight is not None:
+            return _weighted_delta(np.exp(np.minimum(z, MAX_LOG_RATE)) - y, weight)
+        return (np.exp(np.minimum(z, MAX_LOG_RATE)) - y) / z.shape[0]
 
     def output(self, z):
-        return np.exp(np.minimum(z, _MAX_LOG_RATE))
+        return np.exp(np.minimum(z, MAX_LOG_RATE))
 
 
 HEADS: dict[str, type[Head]] = {

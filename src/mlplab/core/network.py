@@ -25,7 +25,7 @@ import numpy as np
 
 from mlplab.core.activations import get_activation
 from mlplab.core.layers import ActivationLayer, BatchNorm, Dense, Dropout, Layer, build_layer
-from mlplab.core.losses import Head, get_head
+from mlplab.core.losses import Head, check_sample_weight, get_head
 from mlplab.errors import CheckpointError, ConfigError, DataError, check_choice, check_range
 
 __all__ = ["Network", "mlp_spec", "SPEC_FORMAT", "DTYPES"]
@@ -246,11 +246,13 @@ class Network:
         self.z_out = h
         return h
 
-    def backward(self, y, *, validated: bool = False) -> float:
+    def backward(self, y, *, validated: bool = False, weight=None) -> float:
         """Backward pass from the last forward's logits; accumulates gradients, returns the loss.
 
         ``δ_out`` comes from the head; each layer then turns the δ of its output into the δ of
-        its input (for Dense: ``δ_prev = δ W``; for an activation: ``δ ⊙ φ′(z)``).
+        its input (for Dense: ``δ_prev = δ W``; for an activation: ``δ ⊙ φ′(z)``).  ``weight``
+        (one per row) makes the loss the weighted mean ``Σ w_i l_i / Σ w_i``; with
+        ``validated=True`` it is taken as already checked (:func:`check_sample_weight`).
         """
         if self.z_out is None:
             raise ConfigError("backward() needs a forward() first")
@@ -262,19 +264,22 @@ class Network:
         z = self.z_out
         if not validated:
             y = self.head.validate(y, self.output_dim, dtype=self.dtype)
-        loss = self.head.loss(z, y)
-        delta = self.head.delta(z, y).astype(self.dtype, copy=False)
+            if weight is not None:
+                weight = check_sample_weight(weight, z.shape[0])
+        loss = self.head.loss(z, y, weight)
+        delta = self.head.delta(z, y, weight).astype(self.dtype, copy=False)
         self.delta_out = delta
         for i in range(len(self.layers) - 1, -1, -1):
             self.deltas[i] = delta  # ∂L/∂(output of layer i)
             delta = self.layers[i].backward(delta)
         return loss
 
-    def loss_and_grad(self, X, y, *, training: bool = True, rng=None) -> float:
-        """Zero the gradients, run forward and backward, return the mean loss."""
+    def loss_and_grad(self, X, y, *, training: bool = True, rng=None, sample_weight=None) -> float:
+        """Zero the gradients, run forward and backward, return the mean loss (the weighted
+        mean ``Σ w_i l_i / Σ w_i`` with ``sample_weight``)."""
         self.zero_grad()
         self.forward(X, training=training, rng=rng)
-        return self.backward(y)
+        return self.backward(y, weight=sample_weight)
 
     def loss(self, X, y) -> float:
         """Mean loss in eval mode (no dropout, running batch-norm statistics)."""

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from mlplab.core.fastpath import FastStep
+from mlplab.core.losses import check_sample_weight
 from mlplab.core.network import Network
 from mlplab.core.optim import Optimizer, Schedule, make_optimizer, make_schedule
 from mlplab.errors import ConfigError, DataError, check_range
@@ -344,10 +345,16 @@ class Trainer(TrainerBase):
                 scale = W.dtype.type(c) / np.sqrt(sq[over])
                 W[over] *= scale[:, None]
 
-    def fit(self, X, y, X_val=None, y_val=None) -> History:
-        """Train for ``config.epochs`` epochs in total (a resumed trainer continues its count)."""
+    def fit(self, X, y, X_val=None, y_val=None, sample_weight=None) -> History:
+        """Train for ``config.epochs`` epochs in total (a resumed trainer continues its count).
+
+        ``sample_weight`` (one non-negative weight per training row) makes each batch's loss
+        the weighted mean ``Σ w_i l_i / Σ w_i`` of its rows; the epoch's ``train_loss`` is then
+        weighted too.
+        """
         model, cfg = self.model, self.config
         X, y, X_val, y_val, has_val = self._fit_data(X, y, X_val, y_val)
+        w = None if sample_weight is None else check_sample_weight(sample_weight, len(X))
         n, bs = len(X), cfg.batch_size
         while model.has_batchnorm() and n % bs == 1 and bs < n:
             bs += 1  # never leave a batch of one row for batch norm (n = 7, bs = 2 needs 4)
@@ -367,10 +374,11 @@ class Trainer(TrainerBase):
             if cfg.stop_on_nonfinite:
                 self.last_good_state = {k: v.copy() for k, v in params.items()}
             order = self.rng.permutation(n) if cfg.shuffle else np.arange(n)
-            loss_sum, metric_sum, seen = 0.0, 0.0, 0
+            loss_sum, metric_sum, seen, weight_seen = 0.0, 0.0, 0, 0.0
             for start in range(0, n, bs):
                 idx = order[start : start + bs]
                 Xb, yb = X[idx], y[idx]
+                wb = None if w is None else w[idx]
                 self.optimizer.lr = self.optimizer.base_lr * self.schedule(
                     self.step, self.total_steps
                 )
@@ -380,9 +388,9 @@ class Trainer(TrainerBase):
                     if fast is None:  # the reference path
                         model.zero_grad()
                         z = model.forward(Xb, training=True, rng=self.rng)
-                        loss = model.backward(yb, validated=True) + self._penalty()
+                        loss = model.backward(yb, validated=True, weight=wb) + self._penalty()
                     else:
-                        z, loss = fast.forward_backward(Xb, yb, self.rng)
+                        z, loss = fast.forward_backward(Xb, yb, self.rng, weight=wb)
                         loss += self._penalty()
                 if not math.isfinite(loss):
                     self._diverged(params, loss)
@@ -399,13 +407,14 @@ class Trainer(TrainerBase):
                     self._max_norm()
                 self.step += 1
                 m = len(idx)
-                loss_sum += loss * m
+                loss_sum += loss * (m if wb is None else float(wb.sum()))
                 if self.metric == "accuracy":
                     metric_sum += _metrics(model.head, z, yb)["accuracy"] * m
                 seen += m
+                weight_seen += m if wb is None else float(wb.sum())
             if self.stop:
                 break
-            rec = {"epoch": self.epoch + 1, "train_loss": loss_sum / seen}
+            rec = {"epoch": self.epoch + 1, "train_loss": loss_sum / weight_seen}
             if self.metric == "accuracy":
                 rec["train_accuracy"] = metric_sum / seen
             if has_val:
@@ -445,6 +454,7 @@ def fit(
     rng=None,
     callbacks=(),
     fast: bool = True,
+    sample_weight=None,
     **config,
 ) -> History:
     """Train ``model`` in place and return its :class:`History`.
@@ -452,13 +462,14 @@ def fit(
     ``optimizer`` is a name, a dict or an :class:`Optimizer`; ``lr`` overrides its learning
     rate; ``validation`` is an ``(X_val, y_val)`` pair; ``fast=False`` runs the reference path
     instead of :class:`~mlplab.core.fastpath.FastStep` (same numbers); remaining keywords go to
-    :class:`TrainConfig` (``epochs``, ``batch_size``, ``l2``, ``early_stopping`` …).
+    :class:`TrainConfig` (``epochs``, ``batch_size``, ``l2``, ``early_stopping`` …);
+    ``sample_weight`` weights the training rows (see :meth:`Trainer.fit`).
     """
     optimizer, cfg, (X_val, y_val) = _fit_arguments(optimizer, lr, config, validation, "fit")
     trainer = Trainer(
         model, optimizer, schedule=schedule, config=cfg, rng=rng, callbacks=callbacks, fast=fast
     )
-    return trainer.fit(X, y, X_val, y_val)
+    return trainer.fit(X, y, X_val, y_val, sample_weight=sample_weight)
 
 
 def _fit_arguments(optimizer, lr, config: dict, validation, caller: str):
