@@ -372,8 +372,9 @@ class MLPBase(BaseEstimator):
         self.n_iter_ = 0  # per call, as scikit-learn (t_ and loss_curve_ accumulate)
         recorder = None
         if self.doctor and self.backend == "numpy" and not incremental:
-            probe = X[: min(PROBE_ROWS, n)]
-            recorder = DiagnosticsRecorder(probe, labels=Y)
+            # one gradient check per epoch, activations probed once at the end: enough for
+            # the doctor's findings at a few per cent of the fit's cost
+            recorder = DiagnosticsRecorder(labels=Y, every=-(-n // bs))
         callbacks = [rules] if recorder is None else [rules, recorder]
         trainer = self._trainer if incremental else None
         if trainer is None:
@@ -406,10 +407,13 @@ class MLPBase(BaseEstimator):
         if not self.doctor:
             self.findings_ = []
             return
+        rows = min(PROBE_ROWS, len(X))
         if recorder is not None and recorder.started:
             record = recorder.record
+            at_rest = probe_record(self.network_, X[:rows], epoch=self.n_iter_)
+            record["activations"] = at_rest["activations"]
+            record["probe_size"] = rows
         else:
-            rows = min(PROBE_ROWS, len(X))
             record = probe_record(self.network_, X[:rows], Y[:rows], epoch=self.n_iter_)
         self.findings_ = diagnose(record, history, stop_reason=stop_reason)
 

@@ -6,16 +6,20 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
-from sklearn.utils._param_validation import StrOptions
 
 from mlplab.core.network import Network
 from mlplab.sklearn.base import MLPBase
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-_HEADS = {"squared_error": "identity_mse", "absolute_error": "identity_mae", "poisson": "exp_poisson"}
+_HEADS = {
+    "squared_error": "identity_mse",
+    "absolute_error": "identity_mae",
+    "poisson": "exp_poisson",
+}
 
 
 def _finite_or_nan(score_fn, y, pred, sample_weight) -> float:

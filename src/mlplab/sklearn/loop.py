@@ -1,4 +1,4 @@
-"""scikit-learn's epoch rules for the stochastic solvers, as one :class:`~mlplab.core.train.Callback`.
+"""scikit-learn's epoch rules for the stochastic solvers, as one training callback.
 
 :class:`SklearnRules` runs inside :class:`mlplab.core.train.Trainer` and does, after every
 epoch, what ``sklearn.neural_network``'s ``_fit_stochastic`` does:
