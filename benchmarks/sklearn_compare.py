@@ -110,8 +110,8 @@ def markdown(rows: list[dict]) -> str:
     """The table for BENCHMARKS.md."""
     lines = [
         "| data set | metric | scikit-learn (mean ± sd) | mlplab (mean ± sd) | Δ mean | verdict "
-        "| fit CPU-time ratio mlplab/sklearn |",
-        "|---|---|---|---|---|---|---|",
+        "| epochs (median) sklearn / mlplab | fit CPU-time ratio mlplab/sklearn |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         sk, ml = r["sklearn"], r["mlplab"]
@@ -119,7 +119,8 @@ def markdown(rows: list[dict]) -> str:
         lines.append(
             f"| {r['data set']} | {metric} | {sk['mean']:.3f} ± {sk['std']:.3f} "
             f"| {ml['mean']:.3f} ± {ml['std']:.3f} | {ml['mean'] - sk['mean']:+.3f} "
-            f"| {'ok' if r['ok'] else 'SHORT'} | {r['cpu_ratio']:.2f} |"
+            f"| {'ok' if r['ok'] else 'SHORT'} "
+            f"| {sk['median_n_iter']:g} / {ml['median_n_iter']:g} | {r['cpu_ratio']:.2f} |"
         )
     return "\n".join(lines)
 

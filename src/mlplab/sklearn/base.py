@@ -235,6 +235,8 @@ class MLPBase(BaseEstimator):
         X, y = self._validate_xy(X, y, reset=first_pass)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, len(X))
+            if self.backend == "torch":
+                raise ValueError("sample_weight needs backend='numpy' (the torch trainer has none)")
         Y, head = self._encode(
             y,
             first_pass=first_pass,
@@ -291,6 +293,7 @@ class MLPBase(BaseEstimator):
         self.loss_ = res.loss
         self.loss_curve_ = list(res.curve)
         self.best_loss_ = min(self.loss_curve_, default=res.loss)
+        self.validation_scores_ = self.best_validation_score_ = None  # no early stopping here
         history = [{"epoch": i + 1, "train_loss": v} for i, v in enumerate(res.curve)]
         self._diagnose_now(None, history, X, Y, None)
         if res.status != 0:
