@@ -129,6 +129,12 @@ class MLPBase(BaseEstimator):
         tags.target_tags.single_output = True
         return tags
 
+    def _store_params(self, values: dict) -> None:
+        """``__init__``'s body: store every argument unchanged (scikit-learn's convention)."""
+        for name, value in values.items():
+            if name != "self":
+                setattr(self, name, value)
+
     # ------------------------------------------------------------------ fitted weights
     @property
     def coefs_(self) -> list:

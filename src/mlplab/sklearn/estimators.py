@@ -101,38 +101,7 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         precision="fp32",
         doctor=True,
     ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.schedule = schedule
-        self.dropout = dropout
-        self.norm = norm
-        self.init = init
-        self.dtype = dtype
-        self.backend = backend
-        self.device = device
-        self.precision = precision
-        self.doctor = doctor
+        self._store_params(locals())
 
     def __sklearn_tags__(self):
         """Multi-label targets are supported, as in scikit-learn."""
@@ -284,40 +253,7 @@ class MLPRegressor(RegressorMixin, MLPBase):
         precision="fp32",
         doctor=True,
     ):
-        self.loss = loss
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.standardize_targets = standardize_targets
-        self.schedule = schedule
-        self.dropout = dropout
-        self.norm = norm
-        self.init = init
-        self.dtype = dtype
-        self.backend = backend
-        self.device = device
-        self.precision = precision
-        self.doctor = doctor
+        self._store_params(locals())
 
     def fit(self, X, y, sample_weight=None):
         """Fit to ``X`` (n, d) and targets ``y`` (n,) or (n, k); ``sample_weight`` (n,)
