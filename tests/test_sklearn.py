@@ -378,6 +378,13 @@ def test_the_doctor_says_why_in_the_convergence_warning():
     bad = MLPClassifier(solver="sgd", learning_rate_init=1.0, max_iter=10, n_iter_no_change=np.inf)
     with pytest.warns(ConvergenceWarning, match="doctor: .*exploding_gradient"):
         bad.fit(100 * X, y)
+    kw = dict(max_iter=15, n_iter_no_change=np.inf, random_state=0)
+    dead = MLPClassifier(hidden_layer_sizes=(20, 20, 20), learning_rate_init=0.2, **kw)
+    with pytest.warns(ConvergenceWarning, match="doctor: dead_relu: .* never activate"):
+        dead.fit(5 * X, y)
+    flat = MLPClassifier(activation="logistic", hidden_layer_sizes=(30,), init="normal", **kw)
+    with pytest.warns(ConvergenceWarning, match=r"doctor: saturation: .*\| flat_loss"):
+        flat.set_params(learning_rate_init=1e-4).fit(5 * X, y)
     good = MLPClassifier(random_state=0, max_iter=300).fit(X, y)
     assert good.diagnose() == []
 
