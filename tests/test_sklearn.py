@@ -293,6 +293,7 @@ def test_stopping_rules_and_early_stopping():
     assert es.n_iter_ < 500 and es.best_loss_ is None
     assert len(es.validation_scores_) == es.n_iter_ == len(es.loss_curve_)
     assert es.best_validation_score_ == max(es.validation_scores_) > 0.8
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(es)).predict(X), es.predict(X))
     ad = MLPClassifier(solver="sgd", learning_rate="adaptive", learning_rate_init=0.5,
                        n_iter_no_change=2, max_iter=300, random_state=0).fit(X, y)  # fmt: skip
     assert ad._trainer.optimizer.base_lr <= 1e-6  # divided by 5 until it reached 1e-6

@@ -394,6 +394,7 @@ class MLPBase(BaseEstimator):
             trainer.callbacks = callbacks
         kw = {} if sw is None else {"sample_weight": sw}
         trainer.fit(X, Y, **kw)
+        trainer.callbacks = []  # they hold this fit's data and a closure: nothing to pickle
         if early and rules.best_state is not None:
             self.network_.load_state_dict(rules.best_state)
         if incremental:
