@@ -89,7 +89,16 @@ def test_cli_json_shape(report, capsys, tmp_path):
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {"profile", "report", "claims"}
-    assert set(out["claims"][0]) == {"id", "verdict", "rule", "evidence", "seconds"}
+    assert set(out["claims"][0]) == {
+        "id",
+        "verdict",
+        "rule",
+        "evidence",
+        "breaks",
+        "seconds",
+        "cpu_seconds",
+        "cells",
+    }
     assert (
         main(
             [

@@ -15,6 +15,8 @@ layer is read off the engine's forward pass (``trace()``) and loaded back into t
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from mlplab.core.network import Network
@@ -23,8 +25,11 @@ from mlplab.experiments._common import torch_default_init
 from mlplab.experiments.base import (
     Experiment,
     Judgement,
+    margin_text,
     new_figure,
+    paired,
     register,
+    score_text,
     score_verdict,
     stat,
 )
@@ -109,14 +114,20 @@ class NonPolynomialActivation(Experiment):
         "MSE on sin vs width for square (polynomial), ReLU and sigmoid: random hidden layer "
         "+ least-squares output layer, and fully trained"
     )
+    PLATEAU = 2.0
+    IMPROVES = 10.0
+    HALVES = 2.0
     rule = (
-        "MSE on 2000 evaluation points between the fit points, means over seeds, narrowest vs "
-        "widest width. Three predictions: (1) square plateaus — widening gains less than 2× "
+        "MSE on 2000 evaluation points between the fit points, narrowest vs widest width. "
+        "Every 'A is F× below B' below compares log MSE paired by seed: log B − log A − log F "
+        "must be positive beyond a noise margin of "
+        + margin_text()
+        + f". Three predictions: (1) square plateaus — widening gains less than {PLATEAU:g}× "
         "in MSE, both with the least-squares output layer and trained; (2) ReLU and (3) "
-        "sigmoid keep improving — with the least-squares output layer the MSE falls at least "
-        "10× from the narrowest to the widest width and ends at least 10× below square's, and "
-        "trained it at least halves and ends below square's. holds if all three are true, "
-        "partly if two, fails otherwise."
+        "sigmoid keep improving — with the least-squares output layer the MSE falls more than "
+        f"{IMPROVES:g}× from the narrowest to the widest width and ends more than {IMPROVES:g}× "
+        f"below square's, and trained it falls more than {HALVES:g}× and ends below square's. "
+        + score_text("three predictions", fails_at_most=1)
     )
     profiles = {
         "tiny": {
@@ -211,17 +222,25 @@ class NonPolynomialActivation(Experiment):
         def mean(a, w, kind):
             return acts[a][w][f"mse_{kind}"]["mean"]
 
-        sq_ls, sq_tr = mean("square", hi, "least_squares"), mean("square", hi, "trained")
-        plateau = sq_ls >= 0.5 * mean("square", lo, "least_squares") and sq_tr >= 0.5 * mean(
-            "square", lo, "trained"
+        def below(a, wa, b, wb, kind, factor=1.0):
+            """A's MSE is more than ``factor``× below B's, paired by seed, beyond the margin."""
+            sa = acts[a][wa][f"mse_{kind}"]["per_seed"]
+            sb = acts[b][wb][f"mse_{kind}"]["per_seed"]
+            la = [math.log(v) + math.log(factor) if v and v > 0 else None for v in sa]
+            lb = [math.log(v) if v and v > 0 else None for v in sb]
+            return paired(lb, la)["outcome"] == "a"
+
+        plateau = all(
+            below("square", lo, "square", hi, kind, 1.0 / self.PLATEAU)
+            for kind in ("least_squares", "trained")
         )
         checks = {"square plateaus": plateau}
         for a in ("relu", "sigmoid"):
             checks[f"{a} keeps improving"] = (
-                mean(a, hi, "least_squares") <= 0.1 * mean(a, lo, "least_squares")
-                and mean(a, hi, "least_squares") <= 0.1 * sq_ls
-                and mean(a, hi, "trained") <= 0.5 * mean(a, lo, "trained")
-                and mean(a, hi, "trained") < sq_tr
+                below(a, hi, a, lo, "least_squares", self.IMPROVES)
+                and below(a, hi, "square", hi, "least_squares", self.IMPROVES)
+                and below(a, hi, a, lo, "trained", self.HALVES)
+                and below(a, hi, "square", hi, "trained")
             )
         passed = sum(checks.values())
         parts = "; ".join(
