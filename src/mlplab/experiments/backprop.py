@@ -94,6 +94,13 @@ class DerivativeBounds(Experiment):
         }
         return out
 
+    def breaks(self, m):
+        return (
+            f"The 0.25 cap is right for sigmoid (max σ′ = {m['sigmoid']['max_derivative']:.4f}) "
+            f"and wrong for tanh, whose derivative peaks at {m['tanh']['max_derivative']:.4f} "
+            "at z = 0: the sentence holds for sigmoid only."
+        )
+
     def judge(self, m):
         checks = {
             "σ′ ≤ 0.25": m["sigmoid"]["max_derivative"] <= self.CAP + 1e-12,
@@ -225,6 +232,17 @@ class OutputDelta(Experiment):
             },
             "canonical": {h: bool(get_head(h).canonical) for h in HEADS},
         }
+
+    def breaks(self, m):
+        dev = {h: max(v["engine"]["max"], v["torch"]["max"]) for h, v in m["heads"].items()}
+        off = {h: d for h, d in dev.items() if not m["canonical"][h]}
+        on = max(d for h, d in dev.items() if m["canonical"][h])
+        return (
+            f"δ = ŷ − y holds to {on:.1e} for every canonical head; it breaks for a "
+            "non-canonical pairing: "
+            + ", ".join(f"{h} deviates by {d:.2f}" for h, d in off.items())
+            + "."
+        )
 
     def judge(self, m):
         def worst(h):
@@ -422,6 +440,15 @@ class BackpropEquations(Experiment):
             "tolerance_torch": TOL_TORCH,
             "tolerance_fd": TOL_FD,
         }
+
+    def breaks(self, m):
+        g = m["grid"]
+        worst = max(g["worst_by_activation"], key=g["worst_by_activation"].get)
+        return (
+            f"The largest error against autograd, {g['max_rel_err_torch']['max']:.1e} ({worst}), "
+            f"is {m['tolerance_torch'] / max(g['max_rel_err_torch']['max'], 1e-300):.0e} times "
+            "below the tolerance: only a wrong backward formula would break this claim."
+        )
 
     def judge(self, m):
         e_t = max(m["suite"]["max_rel_err_torch"]["max"], m["grid"]["max_rel_err_torch"]["max"])

@@ -155,6 +155,13 @@ class PerceptronConvergence(Experiment):
             "example": example,
         }
 
+    def breaks(self, m):
+        s = m["mistakes_over_bound"]
+        return (
+            f"The worst run used {s['max']:.2f} of its (R/γ)² mistake bound (median "
+            f"{s['mean']:.2f}); one run above 1, or a set that never converged, would break it."
+        )
+
     def judge(self, m):
         runs = m["runs"]
         over = [
@@ -315,6 +322,14 @@ class PerceptronXor(Experiment):
             "shuffled_min_mistakes_per_epoch": min(s["min_mistakes_per_epoch"] for s in shuffled),
             "pocket_accuracy": stat([s["pocket_accuracy"] for s in shuffled]),
         }
+
+    def breaks(self, m):
+        f = m["fixed_order"]
+        return (
+            f"On XOR a lone perceptron never gets below {f['min_mistakes_per_epoch']} mistake(s) "
+            f"per epoch in fixed order ({m['shuffled_min_mistakes_per_epoch']} shuffled); only a "
+            "hidden layer (C03) or a product feature x₁x₂ changes that."
+        )
 
     def judge(self, m):
         f = m["fixed_order"]
@@ -701,6 +716,14 @@ class IdentityCollapse(Experiment):
             "example": example,
         }
 
+    def breaks(self, m):
+        dev = max(s["max"] for s in m["relative_deviation"].values())
+        return (
+            f"The collapse holds to rounding ({dev:.1e} relative); any non-linear activation "
+            f"breaks it, while identity nets stay at {m['best_linear_accuracy']:.2f} accuracy "
+            "on XOR like every linear model."
+        )
+
     def judge(self, m):
         worst = max(s["max"] for s in m["relative_deviation"].values())
         best = m["best_linear_accuracy"]
@@ -847,6 +870,15 @@ class SigmoidNeuronLogistic(Experiment):
             "example": example,
             "separable_growth": growth,
         }
+
+    def breaks(self, m):
+        g = m["separable_growth"]
+        return (
+            "One sigmoid neuron matches scikit-learn where a maximum-likelihood solution "
+            "exists; on separable data without a penalty none exists and ‖w‖ keeps growing "
+            f"({g[0]['norm_no_penalty']:.2f} after {g[0]['epochs']} epochs, "
+            f"{g[-1]['norm_no_penalty']:.2f} after {g[-1]['epochs']}), so no two fits agree."
+        )
 
     def judge(self, m):
         worst = {c: max(s["max"] for s in v.values()) for c, v in m["cases"].items()}

@@ -214,6 +214,23 @@ class NonPolynomialActivation(Experiment):
             out["activations"][act] = per
         return out
 
+    def breaks(self, m):
+        A = m["activations"]
+        ws = sorted(next(iter(A.values())), key=int)
+        lo, hi = ws[0], ws[-1]
+        sq = A["square"][hi]["mse_least_squares"]["mean"]
+
+        def drop(a):
+            lo_mse = A[a][lo]["mse_least_squares"]["mean"]
+            return lo_mse / max(A[a][hi]["mse_least_squares"]["mean"], 1e-300)
+
+        parts = [f"{a} {drop(a):.3g}×" for a in A if a != "square"]
+        return (
+            f"Square stays at MSE {sq:.3f} at width {hi} (the best quadratic: "
+            f"{m['quadratic_floor_mse']:.3f}); with the least-squares output layer the MSE falls "
+            f"from width {lo} to {hi} by " + ", ".join(parts) + "."
+        )
+
     def judge(self, m):
         acts = m["activations"]
         ws = sorted(next(iter(acts.values())), key=int)
@@ -495,6 +512,16 @@ class DepthEfficiency(Experiment):
             if r["rel_mse"]["mean"] is not None and r["rel_mse"]["mean"] <= cls.TARGET
         ]
         return (min(ok) if ok else None), max(r["params"] for r in rows)
+
+    def breaks(self, m):
+        last = m["construction"][-1]
+        need = last["shallow_params_needed"]
+        return (
+            f"Built by hand, at k = {last['k']} the deep net needs {last['deep_params']} "
+            f"parameters and the shallow one {need if need else 'more than measured'}; the "
+            "trained comparison is what decides the verdict, since gradient descent need not "
+            "find the deep construction."
+        )
 
     def judge(self, m):
         last = m["construction"][-1]

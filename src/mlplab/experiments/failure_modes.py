@@ -531,6 +531,14 @@ class Overfitting(Experiment):
             "curves": [{k: r[k] for k in ("train_loss", "val_loss", "val_accuracy")} for r in runs],
         }
 
+    def breaks(self, m):
+        vmin, vend = m["val_loss_min"]["mean"], m["val_loss_final"]["mean"]
+        return (
+            f"With {m['n_train']} images the train–test gap is {m['gap_points']['mean']:.1f} "
+            f"points and validation loss ends at {vend / vmin:.2f}× its minimum (the rule "
+            f"needs ≥ {self.RISE:g}×); more data or fewer epochs shrink both."
+        )
+
     def judge(self, m):
         tr, te = m["train_accuracy"]["mean"], m["test_accuracy"]["mean"]
         vmin, vend = m["val_loss_min"]["mean"], m["val_loss_final"]["mean"]

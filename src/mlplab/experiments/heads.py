@@ -170,6 +170,19 @@ class IntegratedGradientsCompleteness(Experiment):
             "maps": maps,
         }
 
+    def breaks(self, m):
+        worst = []
+        for act, mod in m["models"].items():
+            for rule, by in mod["rules"].items():
+                first = min(by, key=int)
+                worst.append((by[first]["relative_error"]["max"], act, rule, first))
+        e, act, rule, steps = max(worst)
+        return (
+            f"The largest completeness error is {100 * e:.2f}% ({act}, {rule}, {steps} steps); "
+            f"too few steps on a sharper model is where the {100 * self.TOL:g}% bound would "
+            "break."
+        )
+
     def judge(self, m):
         shares, parts = [], []
         for act, mod in m["models"].items():
@@ -461,6 +474,17 @@ class HeadsAreGLMs(Experiment):
             },
             "example": example,
         }
+
+    def breaks(self, m):
+        worst = max(m["recovery"], key=lambda h: m["recovery"][h]["mean"] or 0)
+        gaps = {k: paired(v["wrong"], v["right"]) for k, v in m["heldout_nll"].items()}
+        k = min(gaps, key=lambda key: gaps[key]["diff"] if gaps[key]["diff"] is not None else 0)
+        g = gaps[k]
+        return (
+            f"The hardest head to recover is {worst} (relative error "
+            f"{m['recovery'][worst]['mean']:.3f}); the wrong head comes closest on {k}: its "
+            f"held-out NLL is higher by {g['diff']:+.4f} against a margin of ±{g['margin']:.4f}."
+        )
 
     def judge(self, m):
         checks = {}
