@@ -174,3 +174,32 @@ def test_estimate_scales_the_full_profile(tmp_path, monkeypatch):
     assert paper[0]["cpu_seconds"] > 300.0 * 5 / 3  # wider, longer and more seeds
     assert paper[1]["cpu_seconds"] == pytest.approx(2.0 * 5 / 3)  # paper = full, 5 seeds
     assert paper[0]["cells"] == 2 * 3 * 4 * 5
+
+
+@pytest.mark.parametrize("cid", ["C20"])
+def test_cells_merged_equal_one_measure(cid):
+    """Claims split per seed/activation with merge_parts give what one measure() gives."""
+    import json
+
+    from mlplab.experiments import get
+    from mlplab.experiments.base import run_cells_inline
+
+    exp = get(cid)
+    settings = exp.settings("tiny")
+    whole = json.loads(json.dumps(exp.measure(dict(settings), [0, 1], None)))
+    assert run_cells_inline(exp, settings, [0, 1]) == whole
+
+
+def test_merge_parts_joins_stats_and_unions_keys():
+    from mlplab.experiments.base import merge_parts, stat
+
+    a = {"n": 5, "acts": {"relu": {"err": stat([1.0])}}, "example": [1]}
+    b = {"n": 5, "acts": {"relu": {"err": stat([3.0])}}, "example": [2]}
+    c = {"n": 5, "acts": {"tanh": {"err": stat([2.0])}}, "example": [3]}
+    m = merge_parts([a, b, c])
+    assert (
+        m["acts"]["relu"]["err"]["per_seed"] == [1.0, 3.0]
+        and m["acts"]["relu"]["err"]["mean"] == 2.0
+    )
+    assert m["acts"]["tanh"]["err"]["per_seed"] == [2.0]
+    assert m["example"] == [1] and m["n"] == 5

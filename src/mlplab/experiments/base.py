@@ -183,6 +183,7 @@ __all__ = [
     "MARGIN_SE",
     "REQUIRED_PROFILES",
     "run_cells_inline",
+    "merge_parts",
     "format_stat",
     "short_stat",
     "default_rows",
@@ -472,6 +473,25 @@ class Experiment(abc.ABC):  # noqa: B024 - measure or the cell API, either may b
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}: {self.title}>"
+
+
+def merge_parts(parts: list) -> object:
+    """Merge the measurements of cells that each ran ``measure`` on part of the work.
+
+    Walks the trees together: :func:`stat` dicts are joined (their per-seed values
+    concatenated in the parts' order, the summary recomputed), other dicts are merged key by
+    key (a key missing from some parts is taken from those that have it, so parts that each
+    measured other activations combine into one), and any other value is the first part's.
+    Suits ``measure`` functions whose per-seed numbers all live in stats; lists of per-seed
+    items are not joined.
+    """
+    parts = list(parts)
+    if all(is_stat(p) for p in parts):
+        return stat([v if v is not None else math.nan for p in parts for v in p["per_seed"]])
+    if all(isinstance(p, dict) for p in parts):
+        keys = list(dict.fromkeys(k for p in parts for k in p))
+        return {k: merge_parts([p[k] for p in parts if k in p]) for k in keys}
+    return parts[0]
 
 
 def run_cells_inline(exp: Experiment, settings: dict, seeds: list[int]) -> dict:

@@ -26,6 +26,7 @@ from mlplab.experiments.base import (
     Experiment,
     Judgement,
     margin_text,
+    merge_parts,
     new_figure,
     paired,
     register,
@@ -156,6 +157,18 @@ class NonPolynomialActivation(Experiment):
         },
     }
     cost = {"tiny": 0.5, "quick": 4.0, "full": 40.0}
+
+    def cells(self, settings, seeds):
+        """One cell per (activation, seed)."""
+        return [{"activation": a, "seed": int(s)} for a in settings["activations"] for s in seeds]
+
+    def measure_cell(self, settings, cell):
+        """``measure`` for one activation and one seed."""
+        return self.measure({**settings, "activations": [cell["activation"]]}, [cell["seed"]], None)
+
+    def combine(self, settings, seeds, results):
+        """The cells' measurements merged (stats joined across seeds in order)."""
+        return merge_parts(results)
 
     def measure(self, settings, seeds, rng):
         X, y, Xe, ye, x_raw = _sin_data(settings["points"])

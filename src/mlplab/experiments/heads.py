@@ -19,6 +19,7 @@ from mlplab.experiments.base import (
     Experiment,
     Judgement,
     margin_text,
+    merge_parts,
     new_figure,
     paired,
     register,
@@ -100,6 +101,25 @@ class IntegratedGradientsCompleteness(Experiment):
     cost = {"tiny": 0.5, "quick": 3.0, "full": 40.0}
 
     TOL = 0.05
+
+    def cells(self, settings, seeds):
+        """One cell per (activation, seed)."""
+        return [{"activation": a, "seed": int(s)} for a in settings["activations"] for s in seeds]
+
+    def measure_cell(self, settings, cell):
+        """``measure`` for one activation and one seed."""
+        return self.measure({**settings, "activations": [cell["activation"]]}, [cell["seed"]], None)
+
+    def combine(self, settings, seeds, results):
+        """The cells merged; each median and share recomputed over every image of every seed."""
+        m = merge_parts(results)
+        for model in m["models"].values():
+            for by_steps in model["rules"].values():
+                for entry in by_steps.values():
+                    v = [x for x in entry["relative_error"]["per_seed"] if x is not None]
+                    entry["median"] = float(np.median(v))
+                    entry["share_within_tol"] = float(np.mean(np.asarray(v) <= self.TOL))
+        return m
 
     def measure(self, settings, seeds, rng):
         from mlplab.explain import integrated_gradients
@@ -426,6 +446,18 @@ class HeadsAreGLMs(Experiment):
         "full": {"n": 20000, "n_test": 20000, "d": 8, "steps": 1500, "lr": 0.05},
     }
     cost = {"tiny": 0.5, "quick": 2.0, "full": 15.0}
+
+    def cells(self, settings, seeds):
+        """One cell per seed."""
+        return [{"seed": int(s)} for s in seeds]
+
+    def measure_cell(self, settings, cell):
+        """``measure`` for one seed."""
+        return self.measure(settings, [cell["seed"]], None)
+
+    def combine(self, settings, seeds, results):
+        """The seeds' measurements merged (stats joined in seed order; seed 0's example)."""
+        return merge_parts(results)
 
     def measure(self, settings, seeds, rng):
         d, n, nt = settings["d"], settings["n"], settings["n_test"]
