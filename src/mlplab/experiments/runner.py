@@ -439,6 +439,15 @@ def run_claims(
         if on_cell:
             on_cell(cid, sum(x is not None for x in pending[cid]), len(pending[cid]))
 
+    def collect(cid: str, i: int, fut: cf.Future) -> None:
+        out = fut.result()
+        if cache_dir is not None and out.get("error") is None:
+            cell = out["cell"]
+            atomic_write_json(cell_cache_path(cache_dir, cid, profile, seeds, cell), out)
+        store(cid, i, out)
+        if all(x is not None for x in pending[cid]):
+            complete(cid)
+
     for cid in todo:
         if on_start:
             on_start(cid)
@@ -458,18 +467,14 @@ def run_claims(
                 store(cid, i, hit)
             else:
                 fut = executor.submit(run_cell, cid, profile, seeds, cell, threads=threads)
-                futures[fut] = (cid, i)
-        if all(x is not None for x in pending[cid]):
+                if fut.done():  # an inline executor: cache the cell at once
+                    collect(cid, i, fut)
+                else:
+                    futures[fut] = (cid, i)
+        if cid in pending and all(x is not None for x in pending[cid]):
             complete(cid)
     for fut in cf.as_completed(futures):
-        cid, i = futures[fut]
-        out = fut.result()
-        if cache_dir is not None and out.get("error") is None:
-            cell = out["cell"]
-            atomic_write_json(cell_cache_path(cache_dir, cid, profile, seeds, cell), out)
-        store(cid, i, out)
-        if all(x is not None for x in pending[cid]):
-            complete(cid)
+        collect(*futures[fut], fut)
     return [results[c] for c in ids]
 
 
