@@ -198,18 +198,14 @@ class ShallowActivations(Experiment):
 
     def combine(self, settings, seeds, results):
         """Per depth and activation: stats over seeds (seed order kept for pairing)."""
-        depths: dict[str, dict] = {}
-        for cell, r in zip(self.cells(settings, seeds), results):
-            d = depths.setdefault(str(cell["layers"]), {a: [] for a in ACTS})
-            d[cell["activation"]].append(r)
-        first = results[0]
-        out = {
-            "n_train": first["n_train"],
-            "n_test": first["n_test"],
-            "steps": first["steps"],
-            "hidden": settings["hidden"],
-            "depths": {},
+        groups = self.group(settings, seeds, results, "layers", "activation")
+        depths = {
+            str(len(h) + 1): {a: groups[(str(len(h) + 1), a)] for a in ACTS}
+            for h in settings["hidden"]
         }
+        first = results[0]
+        out = {k: first[k] for k in ("n_train", "n_test", "steps")}
+        out.update(hidden=settings["hidden"], depths={})
         for L, per in depths.items():
             out["depths"][L] = {
                 "test_accuracy": {a: stat([r["test_accuracy"] for r in per[a]]) for a in ACTS},
@@ -462,20 +458,10 @@ class DeepActivations(Experiment):
 
     def combine(self, settings, seeds, results):
         """Per init, depth and activation: stats over seeds and the curves."""
-        groups: dict = {}
-        for cell, r in zip(self.cells(settings, seeds), results):
-            key = (cell["init"], str(cell["depth"]), cell["activation"])
-            groups.setdefault(key, []).append(r)
+        groups = self.group(settings, seeds, results, "init", "depth", "activation")
         first = results[0]
-        out = {
-            "n_train": first["n_train"],
-            "n_eval": first["n_eval"],
-            "n_test": first["n_test"],
-            "steps": first["steps"],
-            "width": settings["width"],
-            "prior_entropy": first["prior_entropy"],
-            "inits": {},
-        }
+        out = {k: first[k] for k in ("n_train", "n_eval", "n_test", "steps", "prior_entropy")}
+        out.update(width=settings["width"], inits={})
         for init in settings["inits"]:
             out["inits"][init] = {}
             for d in settings["depths"]:

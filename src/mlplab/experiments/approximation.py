@@ -166,17 +166,10 @@ class WidthSweep(Experiment):
 
     def combine(self, settings, seeds, results):
         """Per activation and width: stats over seeds (seed order kept) and seed 0's fit."""
-        groups: dict = {}
-        for cell, r in zip(self.cells(settings, seeds), results):
-            groups.setdefault((cell["activation"], str(cell["width"])), []).append(r)
+        groups = self.group(settings, seeds, results, "activation", "width")
         first = results[0]
-        out = {
-            "n_points": first["n_points"],
-            "epochs": first["epochs"],
-            "steps": first["steps"],
-            "x": first["x"],
-            "activations": {},
-        }
+        out = {k: first[k] for k in ("n_points", "epochs", "steps", "x")}
+        out["activations"] = {}
         for a in settings["activations"]:
             out["activations"][a] = {}
             for w in sorted(settings["widths"]):

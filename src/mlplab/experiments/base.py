@@ -37,18 +37,13 @@ starting with ``_`` is discovered automatically; no list to edit) and decorate t
                 errs.append(float(err))
             return {"max_rel_dev": stat(errs)}       # JSON-able: dicts, lists, numbers, str
 
-        def breaks(self, m):
-        dev = max(s["max"] for s in m["relative_deviation"].values())
-        return (
-            f"The collapse holds to rounding ({dev:.1e} relative); any non-linear activation "
-            f"breaks it, while identity nets stay at {m['best_linear_accuracy']:.2f} accuracy "
-            "on XOR like every linear model."
-        )
-
-    def judge(self, m):                          # PURE: measurements -> Judgement
+        def judge(self, m):                          # PURE: measurements -> Judgement
             worst = m["max_rel_dev"]["max"]
             ok = worst < 1e-12
             return Judgement("holds" if ok else "fails", f"worst relative deviation {worst:.1e}")
+
+        def breaks(self, m):                         # one measured sentence, ends the section
+            return f"The deviation peaks at {m['max_rel_dev']['max']:.1e}; ..."
 
         def figures(self, m):                        # optional: [(name, matplotlib Figure)]
             fig, ax = new_figure()
@@ -418,6 +413,18 @@ class Experiment(abc.ABC):  # noqa: B024 - measure or the cell API, either may b
         if len(results) != 1:
             raise ValueError(f"{self.id}: the default combine takes one cell; got {len(results)}")
         return results[0]
+
+    def group(self, settings: dict, seeds: list[int], results: list[dict], *fields) -> dict:
+        """The cells' results grouped by the cell fields named (in ``cells`` order, so each
+        group lists its seeds in order): ``{(value, …): [result, …]}``, values as strings
+        when they are numbers; a single field gives plain keys."""
+        groups: dict = {}
+        for cell, r in zip(self.cells(settings, seeds), results):
+            key = tuple(
+                str(cell[f]) if isinstance(cell[f], (int, float)) else cell[f] for f in fields
+            )
+            groups.setdefault(key[0] if len(fields) == 1 else key, []).append(r)
+        return groups
 
     def work(self, settings: dict) -> float:
         """Relative cost of one seed at ``settings`` (for scaling CPU estimates between
