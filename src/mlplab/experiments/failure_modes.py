@@ -823,9 +823,9 @@ class Regularizers(Experiment):
         cmp = self.comparisons(m)
         k, p = min(cmp.items(), key=lambda kv: kv[1]["diff"] if kv[1]["diff"] is not None else 0)
         return (
-            f"The closest single regularizer is {k}: combined leads it by {100 * p['diff']:+.2f} "
-            f"points against a margin of ±{100 * p['margin']:.2f}; the claim stands or falls "
-            "on that pair."
+            f"The single regularizer that does best against the combination is {k}: combined "
+            f"− {k} = {100 * p['diff']:+.2f} points (margin ±{100 * p['margin']:.2f}); the "
+            "claim needs that difference above the margin."
         )
 
     def rows(self, m):
