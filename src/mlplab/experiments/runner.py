@@ -481,8 +481,34 @@ def run_claims(
 # ---------------------------------------------------------------------------------- estimates
 #: CPU seconds per claim measured for the ``full`` profile (3 seeds), the base of
 #: :func:`estimate` when the cache holds no current full result.  Measured with
-#: ``mlplab reproduce --profile full --json --jobs 2`` under load (see BENCHMARKS.md).
-MEASURED_FULL_CPU: dict[str, float] = {}
+#: ``mlplab reproduce --profile full --json`` (2 then 3 jobs, resumed from the cell cache) on
+#: the code of commit 9da3ddf under load; see BENCHMARKS.md.  C12, C20 and C21 ran as one
+#: task each there (they were split into cells later).
+MEASURED_FULL_CPU: dict[str, float] = {
+    "C01": 5.7,
+    "C02": 26.6,
+    "C03": 41.5,
+    "C04": 10.7,
+    "C05": 0.4,
+    "C06": 4.5,
+    "C07": 2.3,
+    "C08": 55.8,
+    "C09": 233.6,
+    "C10": 6.9,
+    "C11": 129.0,
+    "C12": 41.9,
+    "C13": 51.6,
+    "C14": 1.4,
+    "C15": 46.3,
+    "C16": 18.3,
+    "C17": 80.6,
+    "C18": 15.4,
+    "C19": 63.0,
+    "C20": 62.2,
+    "C21": 79.8,
+    "C22": 29.5,
+    "C23": 1.4,
+}
 
 
 def estimate(claim_ids, profile: str, seeds, *, cache_dir=DEFAULT_CACHE) -> list[dict]:
