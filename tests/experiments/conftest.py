@@ -13,6 +13,8 @@ def _check(result: dict, claim_id: str) -> None:
     assert result["verdict"] in ("holds", "partly", "fails")
     assert result["rule"] and result["evidence"] and result["claim"] and result["section"]
     assert result["rows"], "the report needs numbers to show"
+    # each claim's section ends with a measured line on where the claim breaks
+    assert result["breaks"] == get(claim_id).breaks(result["measurements"]) != ""
     assert result["figures"] and all(len(f["png_base64"]) > 1000 for f in result["figures"])
     assert result["settings"] == get(claim_id).settings(result["profile"])
     assert result["seconds"] > 0

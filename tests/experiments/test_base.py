@@ -49,7 +49,7 @@ def test_score_verdict():
 
 
 def test_profiles_and_seeds():
-    assert set(PROFILES) == {"tiny", "quick", "full"}
+    assert set(PROFILES) == {"tiny", "quick", "full", "paper"}
     assert get_profile("quick").seeds() == [0, 1]
     assert get_profile("full").seeds(5) == [0, 1, 2, 3, 4]
     with pytest.raises(ConfigError, match="profile must be one of"):
@@ -104,3 +104,39 @@ def test_default_rows_lists_stats_and_scalars():
     assert rows["a"].startswith("2 ± 1.41") and rows["b / c"] == "0.5"
     assert "b / curve" not in rows  # long curves belong in figures, not in the table
     assert set(VERDICTS) == {"holds", "partly", "fails"}
+
+
+def test_paired_margin_boundaries():
+    from mlplab.experiments.base import MARGIN_SE, paired
+
+    # one seed: no spread, only the floor; exactly on the floor is a tie
+    assert paired([0.75], [0.5], floor=0.25)["outcome"] == "tie"
+    assert paired([0.75], [0.5], floor=0.125)["outcome"] == "a"
+    assert paired([0.5], [0.75], floor=0.125)["outcome"] == "b"
+    # differences 1, 2, 3: mean 2, se 1/√3 → margin 2/√3 ≈ 1.15 < 2: a
+    p = paired([1.0, 2.0, 3.0], [0.0, 0.0, 0.0])
+    assert p["outcome"] == "a" and p["margin"] == pytest.approx(MARGIN_SE / 3**0.5)
+    # the same means, a spread that puts the difference inside the margin: a tie
+    assert paired([5.0, -1.0, 2.0], [0.0, 0.0, 0.0])["outcome"] == "tie"
+    # a margin exactly equal to the difference is a tie: diffs 0 and 2 → mean 1, se 1
+    assert paired([0.0, 2.0], [0.0, 0.0], k=1.0)["outcome"] == "tie"
+    # non-finite seeds are dropped
+    assert paired([None, 1.0], [0.0, 0.0])["n"] == 1
+    with pytest.raises(ConfigError):
+        paired([1.0], [1.0, 2.0])
+
+
+def test_score_text_says_what_score_verdict_does():
+    from mlplab.experiments.base import margin_text, score_text
+
+    assert "fewer than half" in score_text()
+    assert score_verdict(1, 3) == "fails" and score_verdict(2, 4) == "partly"  # half: partly
+    assert "at most 1 does" in score_text(fails_at_most=1)
+    assert score_verdict(1, 4, fails_at_most=1) == "fails"
+    assert score_verdict(2, 4, fails_at_most=1) == "partly"
+    assert "none does" in score_text(fails_at_most=0)
+    assert "2 standard errors" in margin_text() and "tie" in margin_text()
+
+
+def test_stat_mean_of_equal_values_is_exact():
+    assert stat([0.1, 0.1, 0.1])["mean"] == 0.1

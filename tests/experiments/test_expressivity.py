@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mlplab.experiments import get
+from mlplab.experiments.base import stat
 from mlplab.experiments.expressivity import deep_sawtooth, shallow_kinks, tent_power
 from mlplab.experiments.runner import run_task
 
@@ -49,8 +50,8 @@ def _c12(m, lo, hi):
     out = copy.deepcopy(m)
     for a, (l_ls, h_ls, l_tr, h_tr) in {**lo, **hi}.items():
         per = out["activations"][a]
-        per["4"]["mse_least_squares"]["mean"], per["32"]["mse_least_squares"]["mean"] = l_ls, h_ls
-        per["4"]["mse_trained"]["mean"], per["32"]["mse_trained"]["mean"] = l_tr, h_tr
+        per["4"]["mse_least_squares"], per["32"]["mse_least_squares"] = stat([l_ls]), stat([h_ls])
+        per["4"]["mse_trained"], per["32"]["mse_trained"] = stat([l_tr]), stat([h_tr])
     return out
 
 
@@ -62,6 +63,11 @@ def test_c12_rule(results):
     assert exp.judge(_c12(m, square, good)).verdict == "holds"
     sig_stuck = {**good, "sigmoid": (0.3, 1e-5, 0.4, 0.39)}
     assert exp.judge(_c12(m, square, sig_stuck)).verdict == "partly"
+    # on the boundaries: square gains exactly 2× (not 'less than 2×'), relu exactly 10×
+    edge = {"square": (0.4, 0.2, 0.4, 0.4)}
+    assert not exp.judge(_c12(m, edge, good)).evidence.endswith("3/3 predictions true.")
+    relu_10x = {**good, "relu": (0.3, 0.03, 0.3, 1e-3)}
+    assert exp.judge(_c12(m, square, relu_10x)).verdict == "partly"
     square_learns = {"square": (0.42, 1e-3, 0.42, 1e-3)}
     flat = {"relu": (0.3, 0.2, 0.3, 0.3), "sigmoid": (0.3, 0.2, 0.4, 0.4)}
     assert exp.judge(_c12(m, square_learns, flat)).verdict == "fails"

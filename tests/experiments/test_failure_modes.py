@@ -9,6 +9,7 @@ import pytest
 
 from mlplab.core.network import Network, mlp_spec
 from mlplab.experiments import get
+from mlplab.experiments.base import stat
 from mlplab.experiments.failure_modes import unit_states
 from mlplab.experiments.runner import run_task
 
@@ -23,9 +24,10 @@ def test_structure(results, check_result):
         check_result(r, cid)
     m15 = results["C15"]["measurements"]
     assert set(m15["activations"]) == {"relu", "leaky_relu", "gelu"}
-    assert len(m15["activations"]["relu"]) == 2 * 2
-    for c in m15["activations"]["relu"].values():  # our count agrees with diagnostics'
-        assert c["diagnostics_dead"]["mean"] == pytest.approx(c["dead"]["mean"])
+    assert len(m15["training"]) == 2 and len(m15["init"]) == 1
+    ev = results["C15"]["evidence"]
+    assert "Deaths at init" in ev and "Deaths caused by training" in ev
+    assert len(results["C15"]["figures"]) == 2  # one figure per cause of death
     m16 = results["C16"]["measurements"]
     assert len(m16["curves"][0]["val_loss"]) == 25
     m17 = results["C17"]["measurements"]
@@ -45,18 +47,22 @@ def test_unit_states_counts_dead_relus():
     assert unit_states(alive, X)[0]["dead"] == 0.0
 
 
-def _c15(m, relu_dead, relu_rec, other_dead, other_rec):
+def _c15(m, relu_killed, relu_rec, other_killed, other_rec):
+    """Fed C15 measurements: ReLU killed ``relu_killed`` at the highest rate (2 % at the
+    others), the other activations ``other_killed`` everywhere; recoveries per init cell."""
     out = copy.deepcopy(m)
-    for act, cells in out["activations"].items():
-        for c in cells.values():
-            high_lr = c["lr"] == max(x["lr"] for x in cells.values())
-            if act == "relu":
-                c["dead"]["mean"] = relu_dead if (c["bias_init"] < 0 or high_lr) else 0.02
-                c["recovered"]["mean"] = relu_rec if c["bias_init"] < 0 else None
+    T, I = out["training"], out["init"]
+    top = max(c["lr"] for c in T.values())
+    for c in T.values():
+        for a in out["activations"]:
+            if a == "relu":
+                v = relu_killed if c["lr"] == top else 0.02
             else:
-                c["dead"]["mean"] = other_dead
-                c["recovered"]["mean"] = other_rec if c["bias_init"] < 0 else None
-            c["pushed_negative_at_init"]["mean"] = 10.0 if c["bias_init"] < 0 else 0.0
+                v = other_killed
+            c[a]["killed"] = stat([v])
+    for c in I.values():
+        for a in out["activations"]:
+            c[a]["recovered"] = stat([relu_rec if a == "relu" else other_rec])
     return out
 
 
@@ -66,7 +72,22 @@ def test_c15_rule(results):
     assert exp.judge(_c15(m, 0.8, 0.0, 0.0, 0.8)).verdict == "holds"
     assert exp.judge(_c15(m, 0.8, 0.0, 0.0, 0.1)).verdict == "partly"
     assert exp.judge(_c15(m, 0.8, 0.0, 0.3, 0.1)).verdict == "fails"
-    assert exp.judge(_c15(m, 0.8, 0.5, 0.0, 0.8)).verdict == "fails"  # relu units came back
+    assert exp.judge(_c15(m, 0.01, 0.5, 0.0, 0.8)).verdict == "fails"  # relu never dies
+
+
+def test_c15_rule_boundaries(results):
+    exp = get("C15")
+    m = results["C15"]["measurements"]
+    # exactly on every threshold: killed ≥ KILLED_SOME, recovered ≤ NEVER_BACK (ReLU);
+    # killed ≤ DEAD_FEW, recovered ≥ COMES_BACK (the others) — all inclusive
+    edge = _c15(m, exp.KILLED_SOME, exp.NEVER_BACK, exp.DEAD_FEW, exp.COMES_BACK)
+    assert exp.judge(edge).verdict == "holds"
+    checks = exp.checks(_c15(m, exp.KILLED_SOME - 1e-9, exp.NEVER_BACK + 1e-9, 0.0, 1.0))
+    assert not checks["relu: training kills units"]
+    assert not checks["relu: pushed negative at init stay dead"]
+    checks = exp.checks(_c15(m, 0.5, 0.0, exp.DEAD_FEW + 1e-9, exp.COMES_BACK - 1e-9))
+    assert not checks["gelu: training kills none"]
+    assert not checks["leaky_relu: recovers from a negative init"]
 
 
 def test_c16_rule(results):
@@ -83,10 +104,13 @@ def test_c16_rule(results):
     assert exp.judge(m).verdict == "fails"
 
 
-def _c17(m, acc, std=0.002, n=3):
+def _c17(m, acc, spread=0.0):
+    """Fed C17 measurements over 3 seeds: each arm at ``acc`` ± a paired ``spread``."""
     out = copy.deepcopy(m)
     for k, v in acc.items():
-        out["configs"][k]["test_accuracy"].update(mean=v, std=std, n=n)
+        out["configs"][k]["test_accuracy"] = stat(
+            [v - spread, v, v + spread] if k == "combined" else [v, v, v]
+        )
     return out
 
 
@@ -98,4 +122,9 @@ def test_c17_rule(results):
     assert exp.judge(_c17(m, {**base, "combined": 0.821})).verdict == "partly"
     assert exp.judge(_c17(m, {**base, "combined": 0.79})).verdict == "fails"
     # a big spread over seeds turns the same means into a tie
-    assert exp.judge(_c17(m, {**base, "combined": 0.79}, std=0.05)).verdict == "partly"
+    assert exp.judge(_c17(m, {**base, "combined": 0.79}, spread=0.05)).verdict == "partly"
+    # exactly the floor above the best single one is a tie, not a win
+    floor = {"none": 0.5, "dropout": 0.5, "early stopping": 0.5, "combined": 0.5 + 0.00390625}
+    assert exp.MIN_NOISE < 0.00390625  # 2⁻⁸, exact in binary
+    assert exp.judge(_c17(m, floor)).verdict == "holds"
+    assert "chosen" in results["C17"]["evidence"]

@@ -69,6 +69,29 @@ def test_report_files(report):
     assert c07["other_profile"]["profile"] == "quick"
     md = (report / "SUMMARY.md").read_text()
     assert "| [C07](index.html#C07)" in md and "quick: partly holds" in md
+    # every claim's section ends with the measured "what would change the verdict" line
+    page = (report / "index.html").read_text()
+    assert page.count("What would change the verdict.") == 3
+    assert md.count("What would change the verdict:") == 3
+    assert all(c["breaks"] and c["cells"] for c in data["claims"])
+
+
+def test_dry_run_prints_tasks_and_cpu_estimate(capsys, tmp_path, monkeypatch):
+    from mlplab.experiments import runner
+
+    monkeypatch.setitem(runner.MEASURED_FULL_CPU, "C09", 300.0)
+    code = main(
+        ["reproduce", "--profile", "paper", "--only", "C09,C07", "--dry-run", "--json"]
+        + ["--cache", str(tmp_path)]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["profile"] == "paper" and out["seeds"] == [0, 1, 2, 3, 4]
+    assert out["tasks"] == 2 * 3 * 4 * 5 + 1
+    assert out["estimated_cpu_seconds"] > 300.0
+    assert not (tmp_path / "C09_paper").exists()  # nothing ran
+    code = main(["reproduce", "--profile", "paper", "--only", "C09", "--dry-run"])
+    assert code == 0 and "estimated CPU time" in capsys.readouterr().out
 
 
 def test_cli_json_shape(report, capsys, tmp_path):
@@ -89,7 +112,16 @@ def test_cli_json_shape(report, capsys, tmp_path):
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {"profile", "report", "claims"}
-    assert set(out["claims"][0]) == {"id", "verdict", "rule", "evidence", "seconds"}
+    assert set(out["claims"][0]) == {
+        "id",
+        "verdict",
+        "rule",
+        "evidence",
+        "breaks",
+        "seconds",
+        "cpu_seconds",
+        "cells",
+    }
     assert (
         main(
             [

@@ -57,7 +57,7 @@ def run(args) -> int:
     from mlplab.experiments import all_experiments
 
     found = latest_verdicts(args.cache, args.out_root)
-    profiles = [p for p in ("quick", "full", "tiny") if any(k[1] == p for k in found)]
+    profiles = [p for p in ("quick", "full", "paper", "tiny") if any(k[1] == p for k in found)]
     claims = []
     for exp in all_experiments():
         verdicts = {}

@@ -21,10 +21,17 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--profile",
-        choices=["tiny", "quick", "full"],
+        choices=["tiny", "quick", "full", "paper"],
         default="quick",
         help="budget: quick (about 2 min on 2 cores, 2 seeds; default), full (about 15 min, "
-        "full MNIST, 3 seeds) or tiny (a smoke test)",
+        "full MNIST, 3 seeds), paper (the published scale, 5 seeds: hours of CPU; see "
+        "--dry-run) or tiny (a smoke test)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run nothing: print the number of tasks (cells) and the estimated CPU time per "
+        "claim, scaled from the measured full profile",
     )
     p.add_argument("--only", metavar="IDS", help="comma-separated claim ids, e.g. C08,C09")
     p.add_argument(
@@ -60,6 +67,8 @@ def run(args) -> int:
     if args.jobs is not None:
         check_range("--jobs", args.jobs, 1, 256, integer=True)
     jobs = args.jobs or max(1, min(os.cpu_count() or 1, len(ids)))
+    if args.dry_run:
+        return _dry_run(args, ids, profile, seeds, jobs)
     out_dir = args.out or os.path.join("out", f"reproduce-{profile.name}")
 
     from rich.console import Console
@@ -126,7 +135,10 @@ def run(args) -> int:
                             "verdict": r["verdict"],
                             "rule": r["rule"],
                             "evidence": r["evidence"],
+                            "breaks": r.get("breaks", ""),
                             "seconds": r["seconds"],
+                            "cpu_seconds": r.get("cpu_seconds"),
+                            "cells": len(r.get("cells") or []),
                         }
                         for r in results
                     ],
@@ -136,6 +148,48 @@ def run(args) -> int:
     else:
         _print_table(console, results, compare, wall, jobs, paths)
     return 1 if any(r["verdict"] == "error" for r in results) else 0
+
+
+def _dry_run(args, ids, profile, seeds, jobs) -> int:
+    """Print the tasks and the estimated CPU time of a run without running it."""
+    from mlplab.experiments.runner import estimate
+
+    rows = estimate(ids, profile.name, seeds, cache_dir=args.cache)
+    known = [r["cpu_seconds"] for r in rows if r["cpu_seconds"] is not None]
+    total = sum(known)
+    tasks = sum(r["cells"] for r in rows)
+    unknown = [r["id"] for r in rows if r["cpu_seconds"] is None]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "profile": profile.name,
+                    "seeds": seeds,
+                    "tasks": tasks,
+                    "estimated_cpu_seconds": total,
+                    "no_estimate": unknown,
+                    "claims": rows,
+                }
+            )
+        )
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"mlplab reproduce --profile {profile.name} (dry run, nothing measured)")
+    for col in ("claim", "tasks", "estimated CPU s", "base"):
+        table.add_column(col, justify="left" if col == "claim" else "right")
+    for r in rows:
+        cpu = "—" if r["cpu_seconds"] is None else f"{r['cpu_seconds']:,.0f}"
+        table.add_row(r["id"], str(r["cells"]), cpu, r["source"])
+    console = Console()
+    console.print(table)
+    console.print(
+        f"{tasks} tasks, estimated CPU time {total:,.0f} s ({total / 3600:.1f} h); about "
+        f"{total / max(1, jobs) / 60:,.0f} min on {jobs} busy cores"
+        + (f"; no estimate for {', '.join(unknown)}" if unknown else "")
+    )
+    return 0
 
 
 _STYLE = {"holds": "green", "partly": "yellow", "fails": "red", "error": "bold red"}

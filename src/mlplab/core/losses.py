@@ -46,7 +46,6 @@ __all__ = [
 
 #: The exponential head caps its log-rate here: exp(80) ≈ 5.5e34 still fits float32.
 MAX_LOG_RATE = 80.0
-_MAX_LOG_RATE = MAX_LOG_RATE  # the former name, still read by experiments/backprop.py
 
 
 def check_sample_weight(weight, n: int) -> np.ndarray:

@@ -6,6 +6,7 @@ re-implements training or backpropagation.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -34,6 +35,23 @@ ACTIVATION_COLORS = {
 
 
 def mnist(subset: int | None, test: int | None = None):
+    """MNIST inputs in [0, 1]: ``(X_train, y_train, X_test, y_test)`` (see :func:`load_mnist`).
+
+    Kept in memory per process (read-only arrays), so the many cells of a claim that run in
+    one worker process read the files once.
+    """
+    return _mnist_cached(subset, test)
+
+
+@functools.lru_cache(maxsize=4)
+def _mnist_cached(subset, test):
+    out = load_mnist(subset, test)
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
+def load_mnist(subset: int | None, test: int | None = None):
     """MNIST inputs in [0, 1]: ``(X_train, y_train, X_test, y_test)``.
 
     ``subset`` keeps the first N training images (None: all 60000; a tenth of them is held out

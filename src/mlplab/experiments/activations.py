@@ -24,11 +24,15 @@ from mlplab.experiments._common import (
 from mlplab.experiments.base import (
     FAILS,
     HOLDS,
+    MARGIN_SE,
     PARTLY,
     Experiment,
     Judgement,
+    margin_text,
     new_figure,
+    paired,
     register,
+    score_text,
     score_verdict,
     short_stat,
     stat,
@@ -37,17 +41,31 @@ from mlplab.experiments.base import (
 ACTS = ("sigmoid", "tanh", "relu", "gelu")
 
 
+#: Each activation's intended init: Xavier for the saturating ones, He for the ReLU family.
+INTENDED = {
+    "sigmoid": "xavier_uniform",
+    "tanh": "xavier_uniform",
+    "relu": "he_normal",
+    "gelu": "he_normal",
+}
+
+
 def _train(settings, act: str, hidden: list[int], data, rng) -> dict:
-    """Build ``784 → hidden… → 10`` with ``act`` and the stated init, train, measure."""
+    """Build ``784 → hidden… → 10`` with ``act`` and the stated init, train, measure.
+
+    ``settings["init"]`` is ``torch_default``, ``intended`` (:data:`INTENDED`) or an engine
+    init name.  The final training loss is measured on the first ``eval_train`` training
+    images (all when absent).
+    """
     X, y, Xt, yt = data
     sizes = [X.shape[1], *hidden, 10]
     init = settings["init"]
-    model = Network.from_sizes(
-        sizes, act, init="xavier_uniform" if init == "torch_default" else init, rng=rng
-    )
+    engine_init = {"torch_default": "xavier_uniform", "intended": INTENDED[act]}.get(init, init)
+    model = Network.from_sizes(sizes, act, init=engine_init, rng=rng)
     if init == "torch_default":
         torch_default_init(model, rng)
-    loss0 = float(model.loss(X, y))
+    n_eval = settings.get("eval_train") or len(X)
+    loss0 = float(model.loss(X[:n_eval], y[:n_eval]))
     rec = LossRecorder()
     hist = fit(
         model,
@@ -60,7 +78,7 @@ def _train(settings, act: str, hidden: list[int], data, rng) -> dict:
         rng=rng,
         callbacks=[rec],
     )
-    final = float(model.loss(X, y))
+    final = float(model.loss(X[:n_eval], y[:n_eval]))
     test = evaluate(model, Xt, yt)
     return {
         "initial_loss": loss0,
@@ -79,131 +97,228 @@ def _train(settings, act: str, hidden: list[int], data, rng) -> dict:
 
 @register
 class ShallowActivations(Experiment):
-    """MNIST test accuracy of a 2-layer MLP (784 → H → 10) for each activation.
+    """MNIST test accuracy of MLPs with one and with two hidden layers, per activation.
 
-    Weights use the same rule for every activation — ``torch_default``, what the text's
-    PyTorch code gets from ``nn.Linear``: W, b ~ U(±1/√fan_in) — so the activation is the only
-    difference between the four runs of a seed.
+    The text's "2–3 layers" are both ends measured: ``784 → H → 10`` (2 weight layers) and
+    ``784 → H → H → 10`` (3).  Weights use the same rule for every activation —
+    ``torch_default``, what the text's PyTorch code gets from ``nn.Linear``: W, b ~
+    U(±1/√fan_in) — and the same Adam hyperparameters, so the activation is the only
+    difference between the runs of a seed (same init draw, same batch order).  One cell per
+    depth, activation and seed.
     """
 
     id = "C08"
     title = "Shallow nets: sigmoid, tanh, ReLU, GELU reach about the same accuracy"
     claim = "Shallow nets (2–3 layers): sigmoid, tanh, ReLU, GELU end at roughly the same accuracy"
     section = "6.3"
-    measures = "MNIST test accuracy per activation, same hyperparameters, several seeds"
+    measures = (
+        "MNIST test accuracy per activation at 2 and 3 weight layers, same hyperparameters, "
+        "paired seeds"
+    )
+    SAME = 2.0  # points
+    ROUGH = 5.0  # points
     rule = (
-        "Take each activation's mean test accuracy over seeds; spread = best − worst. holds if "
-        "the spread is at most 2 percentage points, partly if at most 5, fails otherwise."
+        "At each depth (2 and 3 weight layers) take each activation's mean test accuracy over "
+        "seeds; gap = best − worst, in points, with a noise margin of "
+        + margin_text()
+        + f" between the best and the worst activation. A depth is 'same' if the gap is a tie "
+        f"or at most {SAME:g} points, 'rough' if at most {ROUGH:g} points, 'apart' otherwise. "
+        "holds if both depths are 'same', partly if the worse depth is 'rough', fails if "
+        "either depth is 'apart'."
     )
     profiles = {
         "tiny": {
             "subset": 800,
             "test": 1000,
-            "hidden": [32],
+            "hidden": [[32], [32, 32]],
             "epochs": 1,
             "lr": 1e-3,
             "batch_size": 64,
             "init": "torch_default",
+            "eval_train": None,
         },
         "quick": {
             "subset": 5000,
             "test": None,
-            "hidden": [64],
-            "epochs": 4,
+            "hidden": [[64], [64, 64]],
+            "epochs": 3,
             "lr": 1e-3,
             "batch_size": 64,
             "init": "torch_default",
+            "eval_train": None,
         },
         "full": {
             "subset": None,
             "test": None,
-            "hidden": [128],
+            "hidden": [[128], [128, 128]],
             "epochs": 2,
             "lr": 1e-3,
             "batch_size": 64,
             "init": "torch_default",
+            "eval_train": 10000,
+        },
+        "paper": {
+            "subset": None,
+            "test": None,
+            "hidden": [[256], [256, 256]],
+            "epochs": 10,
+            "lr": 1e-3,
+            "batch_size": 64,
+            "init": "torch_default",
+            "eval_train": 10000,
         },
     }
     cost = {"tiny": 1.0, "quick": 6.0, "full": 60.0}
 
-    def measure(self, settings, seeds, rng):
+    def work(self, settings):
+        """Multiply-adds of one seed's training, all depths and activations (rough)."""
+        n = settings["subset"] or 54000
+        total = 0
+        for h in settings["hidden"]:
+            sizes = [784, *h, 10]
+            total += sum(a * b for a, b in zip(sizes, sizes[1:]))
+        return float(settings["epochs"] * n * total * len(ACTS))
+
+    def cells(self, settings, seeds):
+        """One cell per (depth, activation, seed)."""
+        return [
+            {"layers": len(h) + 1, "activation": a, "seed": int(s)}
+            for h in settings["hidden"]
+            for a in ACTS
+            for s in seeds
+        ]
+
+    def measure_cell(self, settings, cell):
+        """Train one net; its test accuracy, final training loss and loss curve."""
         data = mnist(settings["subset"], settings["test"])
-        runs = {a: [] for a in ACTS}
-        for seed in seeds:
-            for a in ACTS:
-                runs[a].append(_train(settings, a, settings["hidden"], data, self.seed_rng(seed)))
-        return {
-            "n_train": int(len(data[0])),
-            "n_test": int(len(data[2])),
-            "test_accuracy": {a: stat([r["test_accuracy"] for r in runs[a]]) for a in ACTS},
-            "final_train_loss": {a: stat([r["final_train_loss"] for r in runs[a]]) for a in ACTS},
-            "curves": {a: [r["curve"] for r in runs[a]] for a in ACTS},
-            "steps": runs[ACTS[0]][0]["steps"],
+        hidden = next(h for h in settings["hidden"] if len(h) + 1 == cell["layers"])
+        r = _train(settings, cell["activation"], hidden, data, self.seed_rng(cell["seed"]))
+        r.update(n_train=int(len(data[0])), n_test=int(len(data[2])))
+        return r
+
+    def combine(self, settings, seeds, results):
+        """Per depth and activation: stats over seeds (seed order kept for pairing)."""
+        groups = self.group(settings, seeds, results, "layers", "activation")
+        depths = {
+            str(len(h) + 1): {a: groups[(str(len(h) + 1), a)] for a in ACTS}
+            for h in settings["hidden"]
         }
+        first = results[0]
+        out = {k: first[k] for k in ("n_train", "n_test", "steps")}
+        out.update(hidden=settings["hidden"], depths={})
+        for L, per in depths.items():
+            out["depths"][L] = {
+                "test_accuracy": {a: stat([r["test_accuracy"] for r in per[a]]) for a in ACTS},
+                "final_train_loss": {
+                    a: stat([r["final_train_loss"] for r in per[a]]) for a in ACTS
+                },
+                "curves": {a: [r["curve"] for r in per[a]] for a in ACTS},
+            }
+        return out
+
+    def depth_outcome(self, acc: dict) -> tuple[str, dict]:
+        """``("same" | "rough" | "apart", facts)`` for one depth's accuracy stats."""
+        means = {a: acc[a]["mean"] for a in ACTS}
+        if any(v is None for v in means.values()):
+            return "apart", {"best": None, "worst": None, "gap": None, "margin": None}
+        best = max(means, key=means.get)
+        worst = min(means, key=means.get)
+        p = paired(acc[best], acc[worst])
+        gap = round(100 * (means[best] - means[worst]), 9)  # points; exact at a boundary
+        facts = {"best": best, "worst": worst, "gap": gap, "margin": 100 * p["margin"]}
+        if p["outcome"] == "tie" or gap <= self.SAME:
+            return "same", facts
+        return ("rough" if gap <= self.ROUGH else "apart"), facts
 
     def judge(self, m):
-        acc = {a: m["test_accuracy"][a]["mean"] for a in ACTS}
-        if any(v is None for v in acc.values()):
-            return Judgement(FAILS, "a run produced no finite accuracy")
-        best = max(acc, key=acc.get)
-        worst = min(acc, key=acc.get)
-        spread = 100 * (acc[best] - acc[worst])
-        verdict = HOLDS if spread <= 2 else PARTLY if spread <= 5 else FAILS
-        listing = ", ".join(f"{a} {100 * acc[a]:.1f}%" for a in ACTS)
+        parts, outcomes = [], []
+        for L, d in m["depths"].items():
+            o, f = self.depth_outcome(d["test_accuracy"])
+            outcomes.append(o)
+            if f["gap"] is None:
+                parts.append(f"{L} layers: a run produced no finite accuracy")
+                continue
+            listing = ", ".join(f"{a} {100 * d['test_accuracy'][a]['mean']:.2f}%" for a in ACTS)
+            parts.append(
+                f"{L} weight layers: {listing}; gap {f['gap']:.2f} points ({f['best']} over "
+                f"{f['worst']}, noise margin ±{f['margin']:.2f}) → {o}"
+            )
+        verdict = FAILS if "apart" in outcomes else PARTLY if "rough" in outcomes else HOLDS
         return Judgement(
             verdict,
-            f"Mean MNIST test accuracy: {listing} (n_train {m['n_train']}). Spread "
-            f"{spread:.1f} points between {best} and {worst}.",
+            f"Mean MNIST test accuracy ({m['n_train']:,} training images, {m['steps']} Adam "
+            f"steps per run) — " + "; ".join(parts) + ".",
+        )
+
+    def breaks(self, m):
+        facts = []
+        for L, d in m["depths"].items():
+            _, f = self.depth_outcome(d["test_accuracy"])
+            if f["gap"] is not None:
+                facts.append((f["gap"], L, f))
+        if not facts:
+            return ""
+        gap, L, f = max(facts)
+        return (
+            f"The activations drift furthest apart at {L} weight layers: {f['worst']} ends "
+            f"{gap:.2f} points behind {f['best']} (margin ±{f['margin']:.2f}); the verdict "
+            f"turns on whether that gap stays within {self.SAME:g} points or the margin."
         )
 
     def rows(self, m):
         out = [("training / test images", f"{m['n_train']:,} / {m['n_test']:,}")]
-        for a in ACTS:
-            out.append(
-                (
-                    a,
-                    f"test accuracy {short_stat(m['test_accuracy'][a], scale=100, unit='%')}, "
-                    f"final training loss {short_stat(m['final_train_loss'][a])}",
+        out.append(("Adam steps per run", f"{m['steps']:,}"))
+        for L, d in m["depths"].items():
+            for a in ACTS:
+                out.append(
+                    (
+                        f"{L} layers, {a}",
+                        f"test accuracy {short_stat(d['test_accuracy'][a], scale=100, unit='%')}"
+                        f", final training loss {short_stat(d['final_train_loss'][a])}",
+                    )
                 )
-            )
         return out
 
     def figures(self, m):
-        fig, (ax, ax2) = new_figure(2, 1, width=10, height=3.6)
-        for a in ACTS:
-            for i, c in enumerate(m["curves"][a]):
-                x = np.linspace(0, m["steps"], len(c))
-                ax.plot(
-                    x,
-                    c,
-                    color=ACTIVATION_COLORS[a],
-                    lw=1.2,
-                    alpha=0.9 if i == 0 else 0.45,
-                    label=a if i == 0 else None,
-                )
-        ax.set(
-            xlabel="optimizer step",
-            ylabel="training loss (batch, smoothed)",
-            title="Training loss per activation (one line per seed)",
-        )
-        ax.legend(fontsize=8)
-        means = [100 * m["test_accuracy"][a]["mean"] for a in ACTS]
-        errs = [100 * (m["test_accuracy"][a]["std"] or 0) for a in ACTS]
-        ax2.bar(ACTS, means, yerr=errs, capsize=4, color=[ACTIVATION_COLORS[a] for a in ACTS])
-        lo = min(means) - 5
-        ax2.set_ylim(max(0, lo), 100)
-        for i, v in enumerate(means):
-            ax2.annotate(
-                f"{v:.1f}",
-                (i, v),
-                ha="center",
-                va="bottom",
-                fontsize=8,
-                xytext=(0, 3),
-                textcoords="offset points",
+        depths = list(m["depths"])
+        fig, axes = new_figure(len(depths), 2, width=5.2 * len(depths), height=6.6)
+        axes = np.asarray(axes).reshape(2, len(depths))
+        for j, L in enumerate(depths):
+            d = m["depths"][L]
+            ax, ax2 = axes[0, j], axes[1, j]
+            for a in ACTS:
+                for i, c in enumerate(d["curves"][a]):
+                    x = np.linspace(0, m["steps"], len(c))
+                    ax.plot(
+                        x,
+                        c,
+                        color=ACTIVATION_COLORS[a],
+                        lw=1.2,
+                        alpha=0.9 if i == 0 else 0.45,
+                        label=a if i == 0 else None,
+                    )
+            ax.set(
+                xlabel="optimizer step",
+                ylabel="training loss (batch, smoothed)",
+                title=f"{L} weight layers: training loss (one line per seed)",
             )
-        ax2.set(ylabel="test accuracy (%)", title="MNIST test accuracy (mean ± std over seeds)")
-        return [("shallow MLP: loss curves and test accuracy per activation", fig)]
+            ax.legend(fontsize=8)
+            means = [100 * d["test_accuracy"][a]["mean"] for a in ACTS]
+            errs = [100 * (d["test_accuracy"][a]["std"] or 0) for a in ACTS]
+            ax2.bar(ACTS, means, yerr=errs, capsize=4, color=[ACTIVATION_COLORS[a] for a in ACTS])
+            ax2.set_ylim(max(0, min(means) - 5), 100)
+            for i, v in enumerate(means):
+                ax2.annotate(
+                    f"{v:.2f}",
+                    (i, v),
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                    xytext=(0, 3),
+                    textcoords="offset points",
+                )
+            ax2.set(ylabel="test accuracy (%)", title=f"{L} weight layers: test accuracy")
+        return [("loss curves and MNIST test accuracy per activation, at 2 and 3 layers", fig)]
 
 
 # ============================================================================================
@@ -211,23 +326,25 @@ class ShallowActivations(Experiment):
 # ============================================================================================
 
 INIT_NAMES = {
-    "torch_default": "PyTorch nn.Linear default, W, b ~ U(±1/√fan_in)",
+    "torch_default": "PyTorch nn.Linear default for every activation, W, b ~ U(±1/√fan_in)",
+    "intended": "each activation's own rule: Xavier uniform (b = 0) for sigmoid/tanh, He "
+    "normal (b = 0) for ReLU/GELU",
     "xavier_uniform": "Xavier/Glorot uniform, W ~ U(±√(6/(fan_in+fan_out))), b = 0",
 }
 
 
 @register
 class DeepActivations(Experiment):
-    """Training-loss curves of MLPs with 4, 8 and 16 weight layers per activation.
+    """Training loss of MLPs with 4, 8 and 16 weight layers per activation and init rule.
 
-    A net of depth D has D − 1 hidden layers of ``width`` units.  Within one init rule every
-    activation gets the same init and the same optimizer (Adam, lr 1e-3, batch 64).  Two init
-    rules that treat all activations alike are measured: ``torch_default`` (the text's
-    implicit setting, PyTorch's ``nn.Linear`` default) and ``xavier_uniform``.
-    A run *stalls* when its final training loss is above 90 % of the loss of the best constant
-    prediction (the entropy H of the class frequencies, ≈ ln 10 ≈ 2.30): it learned little
-    beyond the class prior.  It *converges* when the final training loss is at most half of H:
-    it has clearly left the prior behind within the budget.
+    A net of depth D has D − 1 hidden layers of ``width`` units, trained with Adam (lr 1e-3,
+    batch 64) on the full MNIST training set for a stated number of steps.  Two init rules:
+    ``torch_default`` — one fixed rule for all activations, what the text's PyTorch code gets
+    from ``nn.Linear`` — and ``intended`` — the rule each activation is meant for (Xavier for
+    sigmoid/tanh, He for ReLU/GELU).  Seeds are paired: a seed gives every activation the same
+    batch order.  A run's *final training loss* is measured on the first 10,000 training
+    images; H is the loss of predicting the class frequencies (≈ ln 10 ≈ 2.30).  One cell
+    per (init, depth, activation, seed).
     """
 
     id = "C09"
@@ -237,67 +354,120 @@ class DeepActivations(Experiment):
         "converge cleanly"
     )
     section = "6.3"
-    measures = "loss curves per activation at depths 4, 8, 16 with the same init rule stated"
+    measures = (
+        "final training loss per activation at depths 4, 8, 16 on full MNIST, under one "
+        "fixed init rule and under each activation's intended init"
+    )
+    STALL = 0.9
+    CONVERGED = 0.5
+    PREDICT = {"sigmoid": "stalled", "tanh": "stalled", "relu": "converged", "gelu": "converged"}
     rule = (
-        "Per init rule, depth D and activation, on the mean over seeds: stalled = final train "
-        "loss > 0.9 × H, the loss of predicting the class frequencies (≈ 2.30); converged = "
-        "final train loss ≤ 0.5 × H; anything between is 'slow'. The text predicts 'stalled' for "
-        "sigmoid and tanh and 'converged' for ReLU and GELU — 4 predictions per depth and init "
-        "rule. holds if every prediction comes true, fails if at most half do, partly otherwise."
+        "Per init rule, depth D and activation, with m = the mean final training loss over "
+        f"seeds and e = {MARGIN_SE:g} standard errors of that mean: 'stalled' if m − e > "
+        f"{STALL:g} × H (H = loss of predicting the class frequencies, ≈ 2.30); 'converged' if "
+        f"m + e ≤ {CONVERGED:g} × H; 'slow' otherwise (between, or too noisy to say). The text "
+        "predicts 'stalled' for sigmoid and tanh and 'converged' for ReLU and GELU — 4 "
+        "predictions per depth and init rule; "
+        + score_text("predictions (all depths, both init rules)")
     )
     profiles = {
         "tiny": {
             "subset": 600,
+            "test": 500,
             "depths": [4, 8],
             "width": 16,
             "epochs": 1,
             "lr": 1e-3,
             "batch_size": 64,
-            "inits": ["torch_default"],
+            "inits": ["torch_default", "intended"],
             "curve_points": 30,
+            "eval_train": None,
         },
         "quick": {
-            "subset": 2000,
+            "subset": 3000,
+            "test": 1000,
             "depths": [4, 8, 16],
-            "width": 48,
-            "epochs": 3,
+            "width": 32,
+            "epochs": 2,
             "lr": 1e-3,
             "batch_size": 64,
-            "inits": ["torch_default", "xavier_uniform"],
+            "inits": ["torch_default", "intended"],
             "curve_points": 40,
+            "eval_train": None,
         },
         "full": {
-            "subset": 4000,
+            "subset": None,
+            "test": 2000,
             "depths": [4, 8, 16],
             "width": 64,
-            "epochs": 3,
+            "epochs": 2,
             "lr": 1e-3,
             "batch_size": 64,
-            "inits": ["torch_default", "xavier_uniform"],
+            "inits": ["torch_default", "intended"],
             "curve_points": 60,
+            "eval_train": 10000,
+        },
+        "paper": {
+            "subset": None,
+            "test": None,
+            "depths": [4, 8, 16],
+            "width": 256,
+            "epochs": 5,
+            "lr": 1e-3,
+            "batch_size": 64,
+            "inits": ["torch_default", "intended"],
+            "curve_points": 60,
+            "eval_train": 10000,
         },
     }
-    cost = {"tiny": 1.0, "quick": 14.0, "full": 80.0}
+    cost = {"tiny": 1.0, "quick": 14.0, "full": 200.0}
 
-    STALL = 0.9
-    CONVERGED = 0.5
-    PREDICT = {"sigmoid": "stalled", "tanh": "stalled", "relu": "converged", "gelu": "converged"}
+    def work(self, settings):
+        """Rough cost of one seed: steps × layers × (a per-layer overhead equal to a
+        64-wide layer's product + the products), over depths, inits and activations."""
+        n = settings["subset"] or 54000
+        steps = settings["epochs"] * math.ceil(n / settings["batch_size"])
+        w = settings["width"]
+        per_depth = sum(d * (1 + (w / 64) ** 2) for d in settings["depths"])
+        return float(steps * per_depth * len(settings["inits"]) * len(ACTS))
 
-    def measure(self, settings, seeds, rng):
-        data = mnist(settings["subset"], 1000)
-        out = {
-            "n_train": int(len(data[0])),
-            "prior_entropy": prior_entropy(data[1], 10),
-            "inits": {},
-        }
+    def cells(self, settings, seeds):
+        """One cell per (init, depth, activation, seed), deepest first."""
+        return [
+            {"init": i, "depth": int(d), "activation": a, "seed": int(s)}
+            for d in sorted(settings["depths"], reverse=True)
+            for i in settings["inits"]
+            for a in ACTS
+            for s in seeds
+        ]
+
+    def measure_cell(self, settings, cell):
+        """Train one net of ``depth`` weight layers; losses, accuracy and the curve."""
+        data = mnist(settings["subset"], settings["test"])
+        n_eval = settings.get("eval_train") or len(data[0])
+        cfg = {**settings, "init": cell["init"]}
+        hidden = [settings["width"]] * (cell["depth"] - 1)
+        r = _train(cfg, cell["activation"], hidden, data, self.seed_rng(cell["seed"]))
+        r.update(
+            n_train=int(len(data[0])),
+            n_eval=int(min(n_eval, len(data[0]))),
+            n_test=int(len(data[2])),
+            prior_entropy=prior_entropy(data[1][:n_eval], 10),
+        )
+        return r
+
+    def combine(self, settings, seeds, results):
+        """Per init, depth and activation: stats over seeds and the curves."""
+        groups = self.group(settings, seeds, results, "init", "depth", "activation")
+        first = results[0]
+        out = {k: first[k] for k in ("n_train", "n_eval", "n_test", "steps", "prior_entropy")}
+        out.update(width=settings["width"], inits={})
         for init in settings["inits"]:
-            cfg = {**settings, "init": init}
-            by_depth = {}
-            for depth in settings["depths"]:
-                hidden = [settings["width"]] * (depth - 1)
+            out["inits"][init] = {}
+            for d in settings["depths"]:
                 per = {}
                 for a in ACTS:
-                    runs = [_train(cfg, a, hidden, data, self.seed_rng(s)) for s in seeds]
+                    runs = groups[(init, str(d), a)]
                     per[a] = {
                         "initial_loss": stat([r["initial_loss"] for r in runs]),
                         "final_train_loss": stat([r["final_train_loss"] for r in runs]),
@@ -305,67 +475,99 @@ class DeepActivations(Experiment):
                         "curves": [r["curve"] for r in runs],
                         "steps": runs[0]["steps"],
                     }
-                by_depth[str(depth)] = per
-            out["inits"][init] = by_depth
+                out["inits"][init][str(d)] = per
         return out
 
     @classmethod
     def outcome(cls, entropy, final) -> str:
-        """``stalled``, ``converged`` or ``slow`` from the prior entropy and the final loss."""
-        if final is None or not math.isfinite(final):
+        """``stalled``, ``converged`` or ``slow`` from H and a final-loss :func:`stat` (or a
+        plain mean, taken with no margin)."""
+        if isinstance(final, dict):
+            mean = final.get("mean")
+            n = final.get("n", 1) - final.get("nonfinite", 0)
+            if final.get("nonfinite"):
+                return "stalled"
+            se = final["std"] / math.sqrt(n) if (n > 1 and final.get("std") is not None) else 0
+        else:
+            mean, se = final, 0.0
+        if mean is None or not math.isfinite(mean):
             return "stalled"
-        if final > cls.STALL * entropy:
+        e = MARGIN_SE * se
+        if mean - e > cls.STALL * entropy:
             return "stalled"
-        if final <= cls.CONVERGED * entropy:
+        if mean + e <= cls.CONVERGED * entropy:
             return "converged"
         return "slow"
 
     def judge(self, m):
-        passed, total, parts, misses = 0, 0, [], []
+        H = m["prior_entropy"]
+        passed, total, parts = 0, 0, []
         for init, by_depth in m["inits"].items():
+            ok_init = 0
             for depth, per in by_depth.items():
                 cells = []
                 for a in ACTS:
-                    o = self.outcome(m["prior_entropy"], per[a]["final_train_loss"]["mean"])
+                    o = self.outcome(H, per[a]["final_train_loss"])
                     ok = o == self.PREDICT[a]
                     passed += ok
+                    ok_init += ok
                     total += 1
-                    cells.append(f"{a} {per[a]['final_train_loss']['mean']:.2f} ({o})")
-                    if not ok:
-                        misses.append((a, init, depth))
+                    mean = per[a]["final_train_loss"]["mean"]
+                    loss = "—" if mean is None else f"{mean:.2f}"
+                    cells.append(f"{a} {loss} {o}" + ("" if ok else " ✗"))
                 parts.append(f"{init}, D={depth}: " + ", ".join(cells))
         verdict = score_verdict(passed, total)
         text = (
-            f"Final training loss (constant-prediction loss H = {m['prior_entropy']:.2f}) — "
+            f"Final training loss after {m['steps']:,} Adam steps on {m['n_train']:,} MNIST "
+            f"images (width {m['width']}; H = {H:.2f}; ✗ = not as predicted) — "
             f"{'; '.join(parts)}. {passed}/{total} predictions true"
         )
-        wrong: dict[str, dict[str, list[str]]] = {}
-        for a, init, d in misses:
-            wrong.setdefault(a, {}).setdefault(init, []).append(d)
-        if wrong:
-            text += "; not as predicted: " + "; ".join(
-                f"{a} ({', '.join(f'{i} D={chr(44).join(ds)}' for i, ds in by.items())})"
-                for a, by in wrong.items()
-            )
         return Judgement(verdict, text + ".")
 
+    def breaks(self, m):
+        H = m["prior_entropy"]
+        lines = []
+        for a in ACTS:
+            where = [
+                (init, int(d))
+                for init, by in m["inits"].items()
+                for d, per in by.items()
+                if self.outcome(H, per[a]["final_train_loss"]) == self.PREDICT[a]
+            ]
+            wrong = [
+                (init, int(d))
+                for init, by in m["inits"].items()
+                for d, per in by.items()
+                if (init, int(d)) not in where
+            ]
+            if wrong:
+                lines.append(
+                    f"{a} is not '{self.PREDICT[a]}' at "
+                    + ", ".join(f"D={d} ({i})" for i, d in sorted(wrong, key=lambda x: x[1]))
+                )
+        if not lines:
+            return "Every activation behaves as the text says at every depth under both inits."
+        return "The text's split breaks where " + "; ".join(lines) + "."
+
     def rows(self, m):
+        H = m["prior_entropy"]
         out = [
-            ("training images", f"{m['n_train']:,}"),
-            ("loss of the best constant prediction H", f"{m['prior_entropy']:.3f}"),
+            ("training images / Adam steps per run", f"{m['n_train']:,} / {m['steps']:,}"),
+            (f"loss of the best constant prediction H ({m['n_eval']:,} images)", f"{H:.3f}"),
         ]
         for init, by_depth in m["inits"].items():
+            out.append((f"init rule {init}", INIT_NAMES.get(init, init)))
             for depth, per in by_depth.items():
                 cells = " · ".join(
                     f"{a} {short_stat(per[a]['final_train_loss'])} "
-                    f"({self.outcome(m['prior_entropy'], per[a]['final_train_loss']['mean'])})"
+                    f"({self.outcome(H, per[a]['final_train_loss'])})"
                     for a in ACTS
                 )
                 out.append((f"{init}, {depth} layers: final training loss", cells))
                 acc = " · ".join(
                     f"{a} {short_stat(per[a]['test_accuracy'], scale=100, unit='%')}" for a in ACTS
                 )
-                out.append((f"{init}, {depth} layers: test accuracy (1000 images)", acc))
+                out.append((f"{init}, {depth} layers: test accuracy ({m['n_test']:,})", acc))
         return out
 
     def figures(self, m):
@@ -392,7 +594,7 @@ class DeepActivations(Experiment):
                         )
                 ax.axhline(m["prior_entropy"], color="grey", ls=":", lw=0.8)
                 ax.set_ylim(0, 2.7)
-                ax.set_title(f"{d} layers, {init}", fontsize=9)
+                ax.set_title(f"{d} layers, {init} init", fontsize=9)
                 if row == len(inits) - 1:
                     ax.set_xlabel("optimizer step")
             axes[row, 0].set_ylabel("training loss (smoothed)")

@@ -14,13 +14,18 @@ import numpy as np
 
 from mlplab.core.network import Network
 from mlplab.core.train import fit
-from mlplab.experiments._common import torch_default_init
+from mlplab.experiments._common import ACTIVATION_COLORS, torch_default_init
 from mlplab.experiments.base import (
     FAILS,
+    HOLDS,
+    PARTLY,
     Experiment,
     Judgement,
+    margin_text,
     new_figure,
+    paired,
     register,
+    score_text,
     score_verdict,
     short_stat,
     stat,
@@ -38,9 +43,21 @@ def _sin_points():
     return X, ds.y_train[order], x_raw
 
 
+ACTS = ("sigmoid", "tanh", "relu", "gelu")
+
+#: Widths the rule names; every one must be measured.
+WIDTHS = ("8", "32", "128", "512", "2048")
+
+
 @register
 class WidthSweep(Experiment):
-    """MSE and maximum error of a 1-hidden-layer ReLU MLP on sin, per width, at a fixed budget."""
+    """MSE and maximum error of 1-hidden-layer MLPs on sin, per activation and width, at one
+    fixed budget (the same Adam steps, batch and learning rate at every width).
+
+    The four activations of the text's comparison (sigmoid, tanh, ReLU, GELU) each get the
+    whole sweep.  Seeds are paired across widths (a seed fixes the batch order and the init
+    stream).  One cell per (activation, width, seed).
+    """
 
     id = "C11"
     title = "Width sweep on sin: 8 misses, 32 rough, 128 looks exact, wider only shrinks error"
@@ -49,158 +66,244 @@ class WidthSweep(Experiment):
         "indistinguishable, 512+ no visible gain while error keeps shrinking"
     )
     section = "6.4"
-    measures = "MSE and max error per width 8…2048, several seeds, fixed training budget"
+    measures = (
+        "MSE and max error per width 8…2048 for sigmoid, tanh, ReLU and GELU, paired seeds, "
+        "one fixed training budget"
+    )
+    VISIBLE = 0.1
+    MISS = 0.5
     rule = (
-        "On means over seeds, with 'visible' meaning a max error above 0.1 (5 % of the curve's "
-        "height of 2): (a) width 8 misses — max error ≥ 0.5; (b) width 32 is rough — MSE below "
-        "width 8's but max error > 0.1; (c) width 128 is indistinguishable — max error ≤ 0.1; "
-        "(d) 512 and 2048 show no visible gain — max error ≤ 0.1 — while the error keeps "
-        "shrinking — MSE(128) > MSE(512) > MSE(2048). holds if all four are true, partly if "
-        "two or three, fails if at most one."
+        "Per activation, on means over seeds, with 'visible' meaning a max error above "
+        f"{VISIBLE:g} (5 % of the curve's height of 2): (a) width 8 misses — max error ≥ "
+        f"{MISS:g}; (b) width 32 is rough — MSE below width 8's and max error > {VISIBLE:g}; "
+        f"(c) width 128 is indistinguishable — max error ≤ {VISIBLE:g}; (d) 512 and 2048 show "
+        f"no visible gain — max error ≤ {VISIBLE:g} — while the error keeps shrinking — "
+        "log MSE(128) > log MSE(512) > log MSE(2048), each step beyond a noise margin of "
+        + margin_text()
+        + ". An activation's verdict: "
+        + score_text("four parts", fails_at_most=1)
+        + " Overall: holds if every activation holds, fails if every activation fails, "
+        "partly otherwise."
     )
     profiles = {
         "tiny": {
             "widths": [8, 32, 128, 512, 2048],
+            "activations": ["tanh", "relu"],
             "steps": 60,
             "batch_size": 128,
             "lr": 3e-3,
-            "activation": "relu",
         },
         "quick": {
             "widths": [8, 32, 128, 512, 2048],
-            "steps": 1500,
+            "activations": list(ACTS),
+            "steps": 800,
             "batch_size": 128,
             "lr": 3e-3,
-            "activation": "relu",
         },
         "full": {
             "widths": [8, 32, 128, 512, 2048],
-            "steps": 3000,
+            "activations": list(ACTS),
+            "steps": 2000,
             "batch_size": 128,
             "lr": 3e-3,
-            "activation": "relu",
+        },
+        "paper": {
+            "widths": [8, 32, 128, 512, 2048],
+            "activations": list(ACTS),
+            "steps": 10000,
+            "batch_size": 128,
+            "lr": 3e-3,
         },
     }
-    cost = {"tiny": 0.5, "quick": 8.0, "full": 60.0}
+    cost = {"tiny": 0.5, "quick": 8.0, "full": 80.0}
 
-    VISIBLE = 0.1
-    MISS = 0.5
+    def work(self, settings):
+        """Rough cost of one seed: steps × Σ widths (a fixed per-step overhead + the width)."""
+        per = sum(1 + w / 256 for w in settings["widths"])
+        return float(settings["steps"] * per * len(settings["activations"]))
 
-    def measure(self, settings, seeds, rng):
+    def cells(self, settings, seeds):
+        """One cell per (activation, width, seed), widest first."""
+        return [
+            {"activation": a, "width": int(w), "seed": int(s)}
+            for w in sorted(settings["widths"], reverse=True)
+            for a in settings["activations"]
+            for s in seeds
+        ]
+
+    def measure_cell(self, settings, cell):
+        """Train one width; MSE, max error and the fitted curve on 256 of the points."""
         X, y, x_raw = _sin_points()
         n = len(X)
         epochs = max(1, math.ceil(settings["steps"] * settings["batch_size"] / n))
         keep = np.linspace(0, n - 1, 256).round().astype(int)
-        out = {
+        g = self.seed_rng(cell["seed"])
+        model = Network.from_sizes(
+            [1, cell["width"], 1], cell["activation"], head="identity_mse", rng=g
+        )
+        torch_default_init(model, g)
+        fit(
+            model,
+            X,
+            y,
+            optimizer="adam",
+            lr=settings["lr"],
+            epochs=epochs,
+            batch_size=settings["batch_size"],
+            rng=g,
+        )
+        pred = np.asarray(model.predict(X), dtype=np.float64)
+        err = pred - y
+        return {
             "n_points": n,
             "epochs": epochs,
             "steps": epochs * math.ceil(n / settings["batch_size"]),
             "x": [float(v) for v in x_raw[keep]],
-            "widths": {},
+            "mse": float(np.mean(err**2)),
+            "max_error": float(np.max(np.abs(err))),
+            "fit": [float(v) for v in pred[keep]],
         }
-        for w in settings["widths"]:
-            mse, mx, curves = [], [], []
-            for seed in seeds:
-                g = self.seed_rng(seed)
-                model = Network.from_sizes(
-                    [1, w, 1], settings["activation"], head="identity_mse", rng=g
-                )
-                torch_default_init(model, g)
-                fit(
-                    model,
-                    X,
-                    y,
-                    optimizer="adam",
-                    lr=settings["lr"],
-                    epochs=epochs,
-                    batch_size=settings["batch_size"],
-                    rng=g,
-                )
-                pred = np.asarray(model.predict(X), dtype=np.float64)
-                err = pred - y
-                mse.append(float(np.mean(err**2)))
-                mx.append(float(np.max(np.abs(err))))
-                curves.append([float(v) for v in pred[keep]])
-            out["widths"][str(w)] = {
-                "mse": stat(mse),
-                "max_error": stat(mx),
-                "parameters": 3 * w + 1,
-                "fit": curves[0],
-            }
+
+    def combine(self, settings, seeds, results):
+        """Per activation and width: stats over seeds (seed order kept) and seed 0's fit."""
+        groups = self.group(settings, seeds, results, "activation", "width")
+        first = results[0]
+        out = {k: first[k] for k in ("n_points", "epochs", "steps", "x")}
+        out["activations"] = {}
+        for a in settings["activations"]:
+            out["activations"][a] = {}
+            for w in sorted(settings["widths"]):
+                runs = groups[(a, str(w))]
+                out["activations"][a][str(w)] = {
+                    "mse": stat([r["mse"] for r in runs]),
+                    "max_error": stat([r["max_error"] for r in runs]),
+                    "parameters": 3 * int(w) + 1,
+                    "fit": runs[0]["fit"],
+                }
         return out
 
-    def judge(self, m):
-        W = m["widths"]
-        need = {"8", "32", "128", "512", "2048"}
-        if not need <= set(W):
-            return Judgement(FAILS, f"widths {sorted(need - set(W))} were not measured")
-        mse = {k: W[k]["mse"]["mean"] for k in need}
-        mx = {k: W[k]["max_error"]["mean"] for k in need}
+    def checks(self, W: dict) -> dict | None:
+        """The four parts for one activation's widths; None when a width is missing."""
+        if not set(WIDTHS) <= set(W):
+            return None
+        mse = {k: W[k]["mse"]["mean"] for k in WIDTHS}
+        mx = {k: W[k]["max_error"]["mean"] for k in WIDTHS}
         if any(v is None for v in [*mse.values(), *mx.values()]):
-            return Judgement(FAILS, "a run produced no finite error")
-        checks = {
+            return None
+
+        def logs(k):
+            return [math.log(v) if v and v > 0 else None for v in W[k]["mse"]["per_seed"]]
+
+        shrink1 = paired(logs("128"), logs("512"))["outcome"] == "a"
+        shrink2 = paired(logs("512"), logs("2048"))["outcome"] == "a"
+        return {
             "8 misses": mx["8"] >= self.MISS,
             "32 rough": mse["32"] < mse["8"] and mx["32"] > self.VISIBLE,
             "128 indistinguishable": mx["128"] <= self.VISIBLE,
             "512+ no visible gain, error shrinking": mx["512"] <= self.VISIBLE
             and mx["2048"] <= self.VISIBLE
-            and mse["128"] > mse["512"] > mse["2048"],
+            and shrink1
+            and shrink2,
         }
-        passed = sum(checks.values())
-        listing = "; ".join(
-            f"{k}: MSE {mse[k]:.1e}, max error {mx[k]:.3f}"
-            for k in ("8", "32", "128", "512", "2048")
+
+    def judge(self, m):
+        verdicts, parts = {}, []
+        for a, W in m["activations"].items():
+            c = self.checks(W)
+            if c is None:
+                verdicts[a] = FAILS
+                parts.append(f"{a}: a width was not measured or gave no finite error")
+                continue
+            passed = sum(c.values())
+            verdicts[a] = score_verdict(passed, 4, fails_at_most=1)
+            listing = ", ".join(
+                f"{k}: {W[k]['mse']['mean']:.1e}/{W[k]['max_error']['mean']:.3f}" for k in WIDTHS
+            )
+            miss = [k for k, ok in c.items() if not ok]
+            parts.append(
+                f"{a} ({verdicts[a]}, {passed}/4) — {listing}"
+                + (f"; not true: {', '.join(miss)}" if miss else "")
+            )
+        vs = list(verdicts.values())
+        overall = (
+            HOLDS
+            if all(v == HOLDS for v in vs)
+            else FAILS
+            if all(v == FAILS for v in vs)
+            else PARTLY
         )
-        text = f"After {m['steps']} Adam steps per width — {listing}. {passed}/4 parts true" + (
-            f"; not true: {', '.join(k for k, ok in checks.items() if not ok)}"
-            if passed < 4
-            else ""
+        text = (
+            f"After {m['steps']} Adam steps at every width (batch 128), per width MSE/max "
+            f"error — " + "; ".join(parts)
         )
-        return Judgement(score_verdict(passed, 4, fails_at_most=1), text + ".")
+        return Judgement(overall, text + ".")
+
+    def breaks(self, m):
+        best = []
+        for a, W in m["activations"].items():
+            ok = [
+                k
+                for k in WIDTHS
+                if W[k]["max_error"]["mean"] is not None
+                and W[k]["max_error"]["mean"] <= self.VISIBLE
+            ]
+            best.append(f"{a} at width {ok[0]}" if ok else f"{a} at no width up to 2048")
+        return (
+            f"The fit first looks exact (max error ≤ {self.VISIBLE:g}) for "
+            + ", ".join(best)
+            + f" after {m['steps']} steps; the text's 128 depends on the activation and budget."
+        )
 
     def rows(self, m):
         out = [("training budget", f"{m['steps']} Adam steps ({m['epochs']} epochs) per width")]
-        for w, r in m["widths"].items():
-            out.append(
-                (
-                    f"width {w} ({r['parameters']:,} parameters)",
-                    f"MSE {short_stat(r['mse'])}, max error {short_stat(r['max_error'])}",
+        for a, W in m["activations"].items():
+            for w, r in W.items():
+                out.append(
+                    (
+                        f"{a}, width {w} ({r['parameters']:,} parameters)",
+                        f"MSE {short_stat(r['mse'])}, max error {short_stat(r['max_error'])}",
+                    )
                 )
-            )
         return out
 
     def figures(self, m):
-        widths = list(m["widths"])
+        acts = list(m["activations"])
+        widths = list(m["activations"][acts[0]])
         x = np.asarray(m["x"])
-        fig, axes = new_figure(len(widths), 1, width=3.0 * len(widths), height=2.8)
-        for ax, w in zip(np.atleast_1d(axes), widths):
-            ax.plot(x, np.sin(x), color="black", lw=2.2, alpha=0.35, label="sin x")
-            ax.plot(x, m["widths"][w]["fit"], color="tab:blue", lw=1.2, label="MLP")
-            ax.set_title(
-                f"width {w}: max err {m['widths'][w]['max_error']['mean']:.2f}", fontsize=9
-            )
-            ax.set_ylim(-1.5, 1.5)
-            ax.set_xticks([-2 * np.pi, 0, 2 * np.pi], ["−2π", "0", "2π"])
-        np.atleast_1d(axes)[0].legend(fontsize=7, loc="lower left")
-        fig2, ax2 = new_figure(width=6.4, height=3.6)
-        ws = np.array([int(w) for w in widths])
-        for key, label, color in (
-            ("mse", "MSE", "tab:blue"),
-            ("max_error", "max |error|", "tab:red"),
-        ):
-            mean = np.array([m["widths"][w][key]["mean"] for w in widths], dtype=float)
-            lo = np.array([m["widths"][w][key]["min"] for w in widths], dtype=float)
-            hi = np.array([m["widths"][w][key]["max"] for w in widths], dtype=float)
-            ax2.loglog(ws, mean, "o-", color=color, label=label)
-            ax2.fill_between(ws, lo, hi, color=color, alpha=0.15)
-        ax2.axhline(self.VISIBLE, color="grey", ls=":", lw=1)
-        ax2.set(
+        fig, axes = new_figure(
+            len(widths), len(acts), width=2.6 * len(widths), height=2.2 * len(acts)
+        )
+        axes = np.asarray(axes).reshape(len(acts), len(widths))
+        for i, a in enumerate(acts):
+            for j, w in enumerate(widths):
+                ax = axes[i, j]
+                ax.plot(x, np.sin(x), color="black", lw=2.2, alpha=0.35)
+                ax.plot(x, m["activations"][a][w]["fit"], color=ACTIVATION_COLORS[a], lw=1.2)
+                ax.set_title(
+                    f"{a}, width {w}: max err {m['activations'][a][w]['max_error']['mean']:.2f}",
+                    fontsize=8,
+                )
+                ax.set_ylim(-1.5, 1.5)
+                ax.set_xticks([-2 * np.pi, 0, 2 * np.pi], ["−2π", "0", "2π"])
+        fig2, (ax2, ax3) = new_figure(2, 1, width=10, height=3.6)
+        for a in acts:
+            W = m["activations"][a]
+            ws = np.array([int(w) for w in widths])
+            for ax, key in ((ax2, "mse"), (ax3, "max_error")):
+                mean = np.array([W[w][key]["mean"] for w in widths], dtype=float)
+                lo = np.array([W[w][key]["min"] for w in widths], dtype=float)
+                hi = np.array([W[w][key]["max"] for w in widths], dtype=float)
+                ax.loglog(ws, mean, "o-", color=ACTIVATION_COLORS[a], label=a)
+                ax.fill_between(ws, lo, hi, color=ACTIVATION_COLORS[a], alpha=0.12)
+        ax3.axhline(self.VISIBLE, color="grey", ls=":", lw=1)
+        ax2.set(xlabel="hidden width", ylabel="MSE on the 1024 points", title="MSE vs width")
+        ax3.set(
             xlabel="hidden width",
-            ylabel="error on the 1024 points",
-            title="Error vs width (band: min–max over seeds; dotted: 0.1)",
+            ylabel="max |error|",
+            title=f"Max error vs width (dotted: {self.VISIBLE:g}; band: min–max over seeds)",
         )
         ax2.legend(fontsize=8)
         return [
-            ("fits at each width with the target sin x (seed 0)", fig),
-            ("MSE and max error vs width", fig2),
+            ("fits per activation and width with the target sin x (seed 0)", fig),
+            ("MSE and max error vs width per activation", fig2),
         ]

@@ -13,7 +13,7 @@ import numpy as np
 from mlplab.backends.torch_gradcheck import check_network, run_gradcheck
 from mlplab.core.activations import ACTIVATIONS, get_activation
 from mlplab.core.gradcheck import TOL_FD, TOL_TORCH, rel_err
-from mlplab.core.losses import _MAX_LOG_RATE, HEADS, get_head
+from mlplab.core.losses import HEADS, get_head
 from mlplab.core.network import Network, mlp_spec
 from mlplab.experiments.base import (
     FAILS,
@@ -31,6 +31,10 @@ from mlplab.experiments.base import (
 # ============================================================================================
 # C07 — derivative bounds
 # ============================================================================================
+
+#: The exp/Poisson head's cap on the log-rate, read from the head's public behaviour (its
+#: output at a huge logit is exp(cap)), so no private name of core is imported.
+MAX_LOG_RATE = float(np.log(get_head("exp_poisson").output(np.array([[1e6]]))[0, 0]))
 
 
 @register
@@ -90,6 +94,13 @@ class DerivativeBounds(Experiment):
             "max_abs_error_derivative": float(dg.max()),
         }
         return out
+
+    def breaks(self, m):
+        return (
+            f"The 0.25 cap is right for sigmoid (max σ′ = {m['sigmoid']['max_derivative']:.4f}) "
+            f"and wrong for tanh, whose derivative peaks at {m['tanh']['max_derivative']:.4f} "
+            "at z = 0: the sentence holds for sigmoid only."
+        )
 
     def judge(self, m):
         checks = {
@@ -223,6 +234,17 @@ class OutputDelta(Experiment):
             "canonical": {h: bool(get_head(h).canonical) for h in HEADS},
         }
 
+    def breaks(self, m):
+        dev = {h: max(v["engine"]["max"], v["torch"]["max"]) for h, v in m["heads"].items()}
+        off = {h: d for h, d in dev.items() if not m["canonical"][h]}
+        on = max(d for h, d in dev.items() if m["canonical"][h])
+        return (
+            f"δ = ŷ − y holds to {on:.1e} for every canonical head; it breaks for a "
+            "non-canonical pairing: "
+            + ", ".join(f"{h} deviates by {d:.2f}" for h, d in off.items())
+            + "."
+        )
+
     def judge(self, m):
         def worst(h):
             d = m["heads"][h]
@@ -314,7 +336,7 @@ class BackpropEquations(Experiment):
         f"and seed, and e_fd the largest against central differences. holds if e_t ≤ "
         f"{TOL_TORCH:.0e} and e_fd ≤ {TOL_FD:.0e}; partly if e_t ≤ 1e-4 (right up to numerical "
         f"noise); fails otherwise. Networks whose Poisson logits exceed the head's "
-        f"log-rate cap ({_MAX_LOG_RATE:g}), where the engine's loss deliberately differs from "
+        f"log-rate cap ({MAX_LOG_RATE:g}), where the engine's loss deliberately differs from "
         f"torch's, are listed and left out of e_t."
     )
     profiles = {
@@ -381,7 +403,7 @@ class BackpropEquations(Experiment):
                         r = check_network(model, X, y, rng=g, use_torch=True, fd=False)
                         e = r["max_rel_err_torch"]
                         z_max = float(np.max(model.z_out))
-                        if h == "exp_poisson" and z_max > _MAX_LOG_RATE:
+                        if h == "exp_poisson" and z_max > MAX_LOG_RATE:
                             capped.append(
                                 {
                                     "activation": a,
@@ -420,6 +442,15 @@ class BackpropEquations(Experiment):
             "tolerance_fd": TOL_FD,
         }
 
+    def breaks(self, m):
+        g = m["grid"]
+        worst = max(g["worst_by_activation"], key=g["worst_by_activation"].get)
+        return (
+            f"The largest error against autograd, {g['max_rel_err_torch']['max']:.1e} ({worst}), "
+            f"is {m['tolerance_torch'] / max(g['max_rel_err_torch']['max'], 1e-300):.0e} times "
+            "below the tolerance: only a wrong backward formula would break this claim."
+        )
+
     def judge(self, m):
         e_t = max(m["suite"]["max_rel_err_torch"]["max"], m["grid"]["max_rel_err_torch"]["max"])
         e_fd = m["suite"]["max_rel_err_fd"]["max"]
@@ -435,7 +466,7 @@ class BackpropEquations(Experiment):
         if aside:
             text += (
                 f"; {len(aside)} network(s) set aside because their Poisson logits passed the "
-                f"head's cap of {_MAX_LOG_RATE:g} ("
+                f"head's cap of {MAX_LOG_RATE:g} ("
                 + ", ".join(
                     f"{c['activation']}/{c['layer_type']}, max logit {c['max_logit']:.0f}"
                     for c in aside

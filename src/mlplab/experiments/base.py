@@ -42,6 +42,9 @@ starting with ``_`` is discovered automatically; no list to edit) and decorate t
             ok = worst < 1e-12
             return Judgement("holds" if ok else "fails", f"worst relative deviation {worst:.1e}")
 
+        def breaks(self, m):                         # one measured sentence, ends the section
+            return f"The deviation peaks at {m['max_rel_dev']['max']:.1e}; ..."
+
         def figures(self, m):                        # optional: [(name, matplotlib Figure)]
             fig, ax = new_figure()
             ax.plot(...)
@@ -68,13 +71,69 @@ What each piece is for
     Optional: the numbers the report tabulates.  The default lists every :func:`stat` in the
     measurements as ``mean ± std [min, max] (n)`` and every scalar leaf.
 
+Cells: a claim split into independent units
+--------------------------------------------
+A claim whose full profile is long splits its work into *cells* — independent units (one
+seed × one setting, typically) that the runner may run as separate tasks, in any order, in
+other processes or on other machines, and caches one by one (an interrupted ledger resumes
+where it stopped).  Three methods make the cell API; the defaults make the whole claim one
+cell that calls ``measure``, so an experiment that only writes ``measure`` keeps working:
+
+``cells(settings, seeds) -> list[dict]``
+    The units of work, each a small JSON-able dict (e.g. ``{"seed": 1, "depth": 8}``).  The
+    list's order is part of the result: ``combine`` receives the results in this order.
+``measure_cell(settings, cell) -> dict``
+    Measure one cell; JSON-able.  It must depend on ``settings`` and ``cell`` only (draw its
+    randomness from :meth:`Experiment.seed_rng` of the cell's seed), so a cell gives the same
+    numbers inline, in a process pool or on a cluster.
+``combine(settings, seeds, results) -> dict``
+    Merge the cells' results (same order as ``cells``) into the measurements that ``judge``,
+    ``figures`` and ``rows`` read.  Pure and cheap; runs where the claim's cells meet.
+
+Example — one cell per (seed, depth)::
+
+    def cells(self, settings, seeds):
+        return [{"seed": s, "depth": d} for d in settings["depths"] for s in seeds]
+
+    def measure_cell(self, settings, cell):
+        g = self.seed_rng(cell["seed"])
+        return {"loss": train_one(settings, cell["depth"], g)}
+
+    def combine(self, settings, seeds, results):
+        by = {}
+        for cell, r in zip(self.cells(settings, seeds), results):
+            by.setdefault(str(cell["depth"]), []).append(r["loss"])
+        return {"loss": {d: stat(v) for d, v in by.items()}}
+
+:func:`run_cells_inline` runs the three in this process (what ``measure`` of a converted
+experiment is, so the ``measure`` entry point stays available).  A cell-based experiment may
+also set ``work(settings)`` — the relative cost of one seed of a profile — which
+``mlplab reproduce --dry-run`` uses to scale measured CPU time to another profile.
+
+Noise margins and rule text
+---------------------------
+:func:`paired` compares two arms measured on the same seeds: the paired differences, their
+mean and a noise margin of :data:`MARGIN_SE` standard errors (with a stated floor); a
+difference whose size is not *above* the margin is a tie.  :func:`margin_text` and
+:func:`score_text` write the matching sentences for ``rule`` from the same constants, so
+the rule shown in the report cannot drift from the code.
+
+What would change the verdict
+-----------------------------
+``breaks(measurements) -> str`` returns one measured sentence on where the claim stops
+holding, or holds best (e.g. "sigmoid falls 3 points behind at two hidden layers"); the
+report ends the claim's section with it.
+
 Profiles and seeds
 ------------------
 :data:`PROFILES` holds ``tiny`` (tests: one seed, seconds), ``quick`` (the whole ledger in about
-two minutes on two cores; 2 seeds) and ``full`` (about fifteen minutes on two cores; 3 seeds,
-full MNIST where the claim is about MNIST).  Each experiment states its settings for all three
-in ``profiles``.  An experiment whose result does not depend on randomness (parameter counts,
-derivative maxima) sets ``uses_seeds = False``; it still receives the seeds.
+two minutes on two cores; 2 seeds), ``full`` (about fifteen minutes on two cores; 3 seeds,
+full MNIST where the claim is about MNIST) and ``paper`` (the published scale: full MNIST, 5
+seeds, widths to 2048, depths to 16; hours of CPU, meant for many cores or a cluster).  Each
+experiment states its settings for ``tiny``, ``quick`` and ``full`` in ``profiles``; a
+``paper`` entry is optional and defaults to the ``full`` settings (the scale is then the full
+profile's, run on 5 seeds).  An experiment whose result does not depend on randomness
+(parameter counts, derivative maxima) sets ``uses_seeds = False``; it still receives the seeds.
 
 Registry
 --------
@@ -113,6 +172,13 @@ __all__ = [
     "new_figure",
     "figure_png",
     "score_verdict",
+    "score_text",
+    "paired",
+    "margin_text",
+    "MARGIN_SE",
+    "REQUIRED_PROFILES",
+    "run_cells_inline",
+    "merge_parts",
     "format_stat",
     "short_stat",
     "default_rows",
@@ -158,7 +224,16 @@ PROFILES: dict[str, Profile] = {
     "tiny": Profile("tiny", 1, "test budget: one seed, a few seconds for the whole ledger"),
     "quick": Profile("quick", 2, "the whole ledger in about two minutes on two cores; 2 seeds"),
     "full": Profile("full", 3, "about fifteen minutes on two cores; full MNIST; 3 seeds"),
+    "paper": Profile(
+        "paper", 5, "published scale: full MNIST, widths to 2048, depths to 16; 5 seeds"
+    ),
 }
+
+#: Profiles every experiment must state settings for; ``paper`` falls back to ``full``.
+REQUIRED_PROFILES = ("tiny", "quick", "full")
+
+#: A paired difference is beyond the noise when its size is above this many standard errors.
+MARGIN_SE = 2.0
 
 
 def get_profile(name: str) -> Profile:
@@ -183,8 +258,11 @@ def stat(values) -> dict:
     }
     if finite:
         arr = np.asarray(finite)
+        lo, hi = float(arr.min()), float(arr.max())
         out.update(
-            mean=float(arr.mean()),
+            # clamped to [min, max]: equal values give exactly that value (a rule's boundary
+            # is then met exactly, not missed by a rounding error of the sum)
+            mean=min(max(float(arr.mean()), lo), hi),
             std=float(arr.std(ddof=1)) if len(arr) > 1 else 0.0,
             min=float(arr.min()),
             max=float(arr.max()),
@@ -203,7 +281,8 @@ def score_verdict(passed: int, total: int, *, fails_at_most: int | None = None) 
     """Verdict from a count of sub-predictions that came true.
 
     ``holds`` when all ``total`` came true, ``fails`` when at most ``fails_at_most`` did
-    (default: fewer than half), ``partly`` in between.
+    (default: fewer than half, i.e. at most ``(total − 1) // 2``), ``partly`` in between.
+    :func:`score_text` says the same in words.
     """
     if total <= 0:
         raise ConfigError(f"total must be >= 1; got {total}")
@@ -211,6 +290,60 @@ def score_verdict(passed: int, total: int, *, fails_at_most: int | None = None) 
         return HOLDS
     limit = (total - 1) // 2 if fails_at_most is None else fails_at_most
     return FAILS if passed <= limit else PARTLY
+
+
+def score_text(what: str = "predictions", *, fails_at_most: int | None = None) -> str:
+    """The words of :func:`score_verdict`'s boundaries, for a ``rule``.
+
+    >>> score_text("parts", fails_at_most=1)
+    'holds if every one of the parts comes true, fails if at most 1 does, partly otherwise.'
+    """
+    fail = "fewer than half do" if fails_at_most is None else f"at most {fails_at_most} does"
+    if fails_at_most == 0:
+        fail = "none does"
+    return f"holds if every one of the {what} comes true, fails if {fail}, partly otherwise."
+
+
+def paired(a, b, *, floor: float = 0.0, k: float | None = None) -> dict:
+    """Compare arm ``a`` with arm ``b`` measured on the same seeds (paired differences a − b).
+
+    ``a`` and ``b`` are per-seed value lists or :func:`stat` dicts (their ``per_seed``), in
+    the same seed order.  Returns ``{"diff", "se", "margin", "n", "outcome"}``: the mean
+    paired difference, its standard error (sample std / √n; 0 for one seed), the margin
+    ``max(floor, k·se)`` (``k`` = :data:`MARGIN_SE`; diff and margin rounded to 1e-12) and
+    ``outcome`` — ``"a"`` when
+    ``diff > margin``, ``"b"`` when ``diff < −margin``, ``"tie"`` otherwise (a difference
+    exactly on the margin is a tie).  Seeds where either arm is not finite are left out; with
+    none left the outcome is ``"none"`` and ``diff`` is None.
+    """
+    k = MARGIN_SE if k is None else float(k)
+    va = a["per_seed"] if is_stat(a) else list(a)
+    vb = b["per_seed"] if is_stat(b) else list(b)
+    if len(va) != len(vb):
+        raise ConfigError(f"paired arms need the same seeds; got {len(va)} and {len(vb)} values")
+    d = [
+        float(x) - float(y)
+        for x, y in zip(va, vb)
+        if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)
+    ]
+    if not d:
+        return {"diff": None, "se": None, "margin": floor, "n": 0, "outcome": "none"}
+    arr = np.asarray(d)
+    se = float(arr.std(ddof=1) / math.sqrt(arr.size)) if arr.size > 1 else 0.0
+    # rounded to 1e-12 so that decimal inputs meet a boundary exactly (0.505 − 0.5 is 0.005)
+    diff = round(float(arr.mean()), 12)
+    margin = round(max(float(floor), k * se), 12)
+    outcome = "a" if diff > margin else "b" if diff < -margin else "tie"
+    return {"diff": diff, "se": se, "margin": margin, "n": int(arr.size), "outcome": outcome}
+
+
+def margin_text(floor: str | None = None) -> str:
+    """The words of :func:`paired`'s margin, for a ``rule`` (``floor`` already formatted)."""
+    k = f"{MARGIN_SE:g}"
+    text = f"{k} standard errors of the paired per-seed difference"
+    if floor:
+        text += f" (at least {floor})"
+    return text + "; a difference not above the margin is a tie"
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4, height: float = 4.0):
@@ -235,7 +368,7 @@ def figure_png(fig, *, dpi: int = 110) -> bytes:
 _ID = re.compile(r"^C\d{2}$")
 
 
-class Experiment(abc.ABC):
+class Experiment(abc.ABC):  # noqa: B024 - measure or the cell API, either may be overridden
     """One claim of the ledger.  See the module docstring for a complete example.
 
     Class attributes to set: ``id``, ``title``, ``claim``, ``section``, ``measures``, ``rule``,
@@ -255,9 +388,52 @@ class Experiment(abc.ABC):
     cost: ClassVar[dict[str, float]] = {}
 
     # ------------------------------------------------------------------ to implement
-    @abc.abstractmethod
     def measure(self, settings: dict, seeds: list[int], rng: np.random.Generator) -> dict:
-        """Run the experiment; return JSON-able measurements (per-seed numbers via :func:`stat`)."""
+        """Run the experiment; return JSON-able measurements (per-seed numbers via :func:`stat`).
+
+        An experiment either overrides this or the cell API (``cells``, ``measure_cell``,
+        ``combine``); the default runs the cells in this process.
+        """
+        if type(self).measure_cell is Experiment.measure_cell:
+            raise NotImplementedError(f"{type(self).__name__} defines neither measure nor cells")
+        return run_cells_inline(self, settings, seeds)
+
+    def cells(self, settings: dict, seeds: list[int]) -> list[dict]:
+        """The independent units of work (JSON-able dicts); default: one cell, every seed."""
+        return [{"seeds": [int(s) for s in seeds]}]
+
+    def measure_cell(self, settings: dict, cell: dict) -> dict:
+        """Measure one cell; default: ``measure`` on the cell's seeds (the one-cell case)."""
+        seeds = [int(s) for s in cell["seeds"]]
+        rng = np.random.default_rng([int(self.id[1:]), *seeds])
+        return self.measure(dict(settings), seeds, rng)
+
+    def combine(self, settings: dict, seeds: list[int], results: list[dict]) -> dict:
+        """Merge the cells' results (in ``cells`` order) into the measurements."""
+        if len(results) != 1:
+            raise ValueError(f"{self.id}: the default combine takes one cell; got {len(results)}")
+        return results[0]
+
+    def group(self, settings: dict, seeds: list[int], results: list[dict], *fields) -> dict:
+        """The cells' results grouped by the cell fields named (in ``cells`` order, so each
+        group lists its seeds in order): ``{(value, …): [result, …]}``, values as strings
+        when they are numbers; a single field gives plain keys."""
+        groups: dict = {}
+        for cell, r in zip(self.cells(settings, seeds), results):
+            key = tuple(
+                str(cell[f]) if isinstance(cell[f], (int, float)) else cell[f] for f in fields
+            )
+            groups.setdefault(key[0] if len(fields) == 1 else key, []).append(r)
+        return groups
+
+    def work(self, settings: dict) -> float:
+        """Relative cost of one seed at ``settings`` (for scaling CPU estimates between
+        profiles); default 1, i.e. cost proportional to the seed count only."""
+        return 1.0
+
+    def breaks(self, measurements: dict) -> str:
+        """One measured sentence on where the claim stops holding or holds best."""
+        return ""
 
     @abc.abstractmethod
     def judge(self, measurements: dict) -> Judgement:
@@ -273,8 +449,11 @@ class Experiment(abc.ABC):
 
     # ------------------------------------------------------------------ provided
     def settings(self, profile: str) -> dict:
-        """A copy of this experiment's settings for ``profile``."""
+        """A copy of this experiment's settings for ``profile`` (``paper`` defaults to
+        ``full``)."""
         check_choice("profile", profile, list(PROFILES))
+        if profile not in self.profiles:
+            return dict(self.profiles["full"])
         return dict(self.profiles[profile])
 
     def seed_rng(self, seed: int) -> np.random.Generator:
@@ -303,6 +482,38 @@ class Experiment(abc.ABC):
         return f"<{type(self).__name__} {self.id}: {self.title}>"
 
 
+def merge_parts(parts: list) -> object:
+    """Merge the measurements of cells that each ran ``measure`` on part of the work.
+
+    Walks the trees together: :func:`stat` dicts are joined (their per-seed values
+    concatenated in the parts' order, the summary recomputed), other dicts are merged key by
+    key (a key missing from some parts is taken from those that have it, so parts that each
+    measured other activations combine into one), and any other value is the first part's.
+    Suits ``measure`` functions whose per-seed numbers all live in stats; lists of per-seed
+    items are not joined.
+    """
+    parts = list(parts)
+    if all(is_stat(p) for p in parts):
+        return stat([v if v is not None else math.nan for p in parts for v in p["per_seed"]])
+    if all(isinstance(p, dict) for p in parts):
+        keys = list(dict.fromkeys(k for p in parts for k in p))
+        return {k: merge_parts([p[k] for p in parts if k in p]) for k in keys}
+    return parts[0]
+
+
+def run_cells_inline(exp: Experiment, settings: dict, seeds: list[int]) -> dict:
+    """``combine`` of every cell measured here in order, each result round-tripped through
+    JSON exactly as the runner's cache stores it (so inline and pooled runs agree)."""
+    import json
+
+    seeds = [int(s) for s in seeds]
+    cells = json.loads(json.dumps(exp.cells(dict(settings), seeds)))
+    results = [
+        json.loads(json.dumps(exp.measure_cell(dict(settings), c), allow_nan=True)) for c in cells
+    ]
+    return exp.combine(dict(settings), seeds, results)
+
+
 #: Claim id → experiment instance.  Filled by :func:`register` as modules are imported.
 REGISTRY: dict[str, Experiment] = {}
 
@@ -314,7 +525,7 @@ def register(cls: type[Experiment]) -> type[Experiment]:
     for field in ("title", "claim", "section", "measures", "rule"):
         if not getattr(cls, field):
             raise ValueError(f"{cls.__name__} ({cls.id}) must set {field}")
-    missing = [p for p in PROFILES if p not in cls.profiles]
+    missing = [p for p in REQUIRED_PROFILES if p not in cls.profiles]
     if missing:
         raise ValueError(f"{cls.__name__} ({cls.id}) has no settings for profiles {missing}")
     if cls.id in REGISTRY and type(REGISTRY[cls.id]).__qualname__ != cls.__qualname__:

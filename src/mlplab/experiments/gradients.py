@@ -201,6 +201,14 @@ class SigmoidVanishing(Experiment):
             "mean_sigmoid_derivative": _mean_curve(dphi),
         }
 
+    def breaks(self, m):
+        a, b = m["factor_init"]["mean"], m["factor_trained"]["mean"]
+        return (
+            f"The fitted factor per sigmoid layer is {a:.3f} at init and {b:.3f} after "
+            "training; it would leave the claim's band outside [0.125, 0.5], e.g. with weights "
+            "large enough to lift σ′ or small enough to saturate it."
+        )
+
     def judge(self, m):
         r0, r1 = m["factor_init"]["mean"], m["factor_trained"]["mean"]
         if r0 is None or r1 is None:
@@ -324,6 +332,14 @@ class ReluPassThrough(Experiment):
             "delta_rms": {a: _mean_curve(n) for a, n in norms.items()},
             "inits": dict(self.SETUPS),
         }
+
+    def breaks(self, m):
+        f = {a: s["mean"] for a, s in m["factor"].items()}
+        return (
+            f"ReLU+He keeps the gradient per layer at {f['relu']:.3f}, against sigmoid "
+            f"{f['sigmoid']:.3f} and tanh {f['tanh']:.3f} with Xavier; the pass-through is "
+            "exact only on the positive side — units with z < 0 pass nothing."
+        )
 
     def judge(self, m):
         f = {a: m["factor"][a]["mean"] for a in self.SETUPS}
@@ -513,6 +529,20 @@ class InitSensitivity(Experiment):
         exponential = not (self._within(hf, 0.5, 2) and self._within(df, 0.5, 2))
         steady = self._within(hf, 2 / 3, 1.5) and self._within(df, 2 / 3, 1.5)
         return {"h": hf, "d": df, "starts": starts, "exponential": exponential, "steady": steady}
+
+    def breaks(self, m):
+        R = m["runs"]
+        parts = [
+            f"{k} h {r['h_factor']['mean']:.2f}, δ {r['delta_factor']['mean']:.2f}"
+            for k, r in R.items()
+            if r["h_factor"]["mean"] is not None and r["delta_factor"]["mean"] is not None
+        ]
+        return (
+            f"Per-layer factors over {m['depth']} layers — "
+            + "; ".join(parts)
+            + ": the normal init's blow-up or decay compounds with depth, so a shallower net "
+            "would hide it."
+        )
 
     def judge(self, m):
         passed, notes = 0, []

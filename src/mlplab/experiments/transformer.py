@@ -132,6 +132,16 @@ class FeedForwardShare(Experiment):
             out[name] = {**c, "torch_total": t, "config": dict(cfg)}
         return out
 
+    def breaks(self, m):
+        parts = [
+            f"{name} {100 * v['ffn'] / v['non_embedding']:.1f}% without embeddings, "
+            f"{100 * v['ffn_share_total']:.1f}% with them"
+            for name, v in m.items()
+        ]
+        return (
+            "The FFN share: " + "; ".join(parts) + " — about 2/3 only once embeddings are left out."
+        )
+
     def judge(self, m):
         with_emb = {k: v["ffn_share_total"] for k, v in m.items()}
         without = {k: v["ffn_share_non_embedding"] for k, v in m.items()}

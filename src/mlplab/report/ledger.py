@@ -69,6 +69,7 @@ section.claim h2 .cid { color:var(--muted); font-weight:600; margin-right:8px; }
 blockquote { margin:10px 0 14px; padding:8px 14px; border-left:4px solid #9db3d8;
              background:#f3f6fb; font-style:italic; }
 .meta { color:var(--muted); font-size:13.5px; }
+.breaks { border-top:1px solid var(--line); padding-top:10px; margin-top:14px; }
 .rule { background:#fafbfc; border:1px dashed #c8ceda; border-radius:8px; padding:10px 14px; }
 .verdict { margin:14px 0; font-size:15.5px; }
 .numbers td:first-child { color:var(--muted); width:42%; }
@@ -187,6 +188,11 @@ def _section(r: dict, compare: dict) -> str:
             f"(seeds {_e(', '.join(map(str, other['seeds'])))}): {_badge(other['verdict'])} — "
             f"{note}. {_e(other['evidence'])}</div>"
         )
+    if r.get("breaks"):
+        parts.append(
+            f'<p class="breaks"><strong>What would change the verdict.</strong> '
+            f"{_e(r['breaks'])}</p>"
+        )
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -271,6 +277,8 @@ def render_markdown(results: list[dict], *, profile: str, compare: dict | None =
         lines.append(
             f"- **{r['id']}** ({BADGE_TEXT.get(r['verdict'], r['verdict'])}): {r['evidence']}"
         )
+        if r.get("breaks"):
+            lines.append(f"  - What would change the verdict: {r['breaks']}")
         for f in _figure_files(r):
             lines.append(f"  ![{r['id']}]({f})")
     return "\n".join(lines) + "\n"
