@@ -27,6 +27,7 @@ COMMANDS = [
     "export",
     "playground",
     "reproduce",
+    "sweep",
     "claims",
     "perceptron",
     "xor",
