@@ -199,8 +199,7 @@ def run_sweep(
                 msg = str(result.error).strip().splitlines()
                 out["errors"][tid] = msg[-1] if msg else type(result.error).__name__
                 status[tid] = {"status": "error", "error": out["errors"][tid]}
-            elif not trial_done(sweep_dir, tid):
-                _finish_stopped(sweep_dir, tid)
+            elif not trial_done(sweep_dir, tid) and not _finish_stopped(sweep_dir, tid):
                 out["stopped"].append(tid)
                 status[tid] = {"status": "stopped", "by": "asha"}
             else:
@@ -215,10 +214,13 @@ def run_sweep(
     return out
 
 
-def _finish_stopped(sweep_dir, trial_id: str) -> None:
-    """Write model, history and metrics of a trial ASHA stopped, from its last checkpoint.
+def _finish_stopped(sweep_dir, trial_id: str) -> bool:
+    """Write model, history and metrics of a trial Tune stopped, from its last checkpoint;
+    return True when it had trained all its epochs (ASHA stops a trial at its last epoch too,
+    before the trial wrote its results), False when ASHA cut it short.
 
-    The checkpoint stays unfinished, so ``mlplab train --resume`` can still train it on.
+    A cut-short trial's checkpoint stays unfinished: ``mlplab train --resume`` can train it on.
     """
     run = runs.resume_run(trial_folder(sweep_dir, trial_id))
     runs.finish_run(run)
+    return run.finished or run.trainer.epoch >= run.config.epochs
