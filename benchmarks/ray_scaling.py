@@ -7,7 +7,8 @@ Three measurements, printed as one JSON object (and written to ``--out``):
 2. ``ledger``: the ledger at ``--profile`` (quick by default) on a local Ray instance of 1 and
    of 2 CPUs, with the cache off; wall seconds of each, the CPU seconds the claims report, and
    the speed-up (``wall_s`` from a started instance to the last result; with Ray's start and
-   stop in ``wall_with_start_and_stop_s``).  The runs alternate (1, 2, 1, 2 …) so a change in machine load hits both.
+   stop in ``wall_with_start_and_stop_s``).  The runs alternate (1, 2, 1, 2 …) so that a
+   change in machine load hits both.
 3. ``estimate``: the time of the ``--estimate-profile`` ledger (``paper`` where the ledger
    has it, else ``full``) on 2 cores and on N cluster CPUs, from the per-task CPU seconds in
    the cache (``--cache``; run the ledger at that profile once to fill it): the greedy
