@@ -17,8 +17,7 @@ Train one model per point of a parameter space, each into an ordinary run folder
 checkpoints, resume and metrics as `mlplab train`), on a local Ray instance or a Ray cluster
 (--address), and tabulate the results. Every `mlplab train` flag given here is a fixed setting
 of all trials. Examples:
-  mlplab sweep --dataset moons --epochs 5 --grid lr=1e-3,3e-3,1e-2 \
-      --grid hidden=64,128,256x256 --seeds 3
+  mlplab sweep --dataset moons --epochs 5 --grid lr=1e-3,1e-2 --grid hidden=64,256x256 --seeds 3
   mlplab sweep --dataset moons --sample lr=1e-4:1e-1:log --sample dropout=0:0.5 --trials 20 --asha
   mlplab sweep --space sweep.yaml --out runs/sweep1   ...   mlplab sweep --resume runs/sweep1
 """
@@ -52,13 +51,6 @@ def register(sub) -> None:
         "--trials", type=int, metavar="N", help="random draws of the --sample axes (default 10)"
     )
     g.add_argument(
-        "--sample-seed",
-        type=int,
-        default=0,
-        metavar="S",
-        help="seed of the random draws (default 0)",
-    )
-    g.add_argument(
         "--seeds", type=int, metavar="N", help="run every point with seeds --seed … --seed+N-1"
     )
     g.add_argument("--space", metavar="FILE", help="a JSON or YAML sweep file (see docs)")
@@ -67,20 +59,12 @@ def register(sub) -> None:
     )
     g.add_argument("--mode", choices=["min", "max"], help="default: min for losses, else max")
     g.add_argument("--asha", action="store_true", help="stop bad trials early (ASHA)")
-    g.add_argument(
-        "--grace-period",
-        type=int,
-        default=1,
-        metavar="E",
-        help="ASHA: epochs every trial gets (default 1)",
-    )
-    g.add_argument(
-        "--reduction-factor",
-        type=int,
-        default=3,
-        metavar="F",
-        help="ASHA: keep 1/F of the trials at each rung (default 3)",
-    )
+    for flag, default, metavar, text in (
+        ("--sample-seed", 0, "S", "seed of the random draws (default 0)"),
+        ("--grace-period", 1, "E", "ASHA: epochs every trial gets (default 1)"),
+        ("--reduction-factor", 3, "F", "ASHA: keep 1/F of the trials at each rung (default 3)"),
+    ):
+        g.add_argument(flag, type=int, default=default, metavar=metavar, help=text)
     r = p.add_argument_group("where")
     r.add_argument(
         "--address",

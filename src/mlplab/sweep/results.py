@@ -102,8 +102,9 @@ def best_trials(rows: list[dict], spec: dict) -> dict:
 
 
 def plot_setting(rows: list[dict], name: str, metric: str, *, log: bool = False) -> bytes:
-    """PNG: ``metric`` against the swept setting ``name``, each trial a dot, the mean over
-    seeds a line and the seeds' min–max a bar."""
+    """PNG: ``metric`` against the swept setting ``name``: each trial a dot, and per value the
+    mean of its trials (every seed, and every value of the other axes) as a line with their
+    min–max as a bar; with only seeds besides ``name`` that bar is the seed spread."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -127,7 +128,7 @@ def plot_setting(rows: list[dict], name: str, metric: str, *, log: bool = False)
             hi.append(max(ys) - np.mean(ys))
         xl = [pos[lab] for lab in labels]
         ax.errorbar(xl, means, yerr=[lo, hi], fmt="-o", color="C1", capsize=3,
-                    label="mean (bar: min–max over seeds)")  # fmt: skip
+                    label="mean of its trials (bar: min–max)")  # fmt: skip
     if not numeric:
         ax.set_xticks(range(len(labels)), [str(json.loads(s)).replace(" ", "") for s in labels])
     if log and numeric:
