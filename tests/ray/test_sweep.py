@@ -113,3 +113,31 @@ def test_space_file(tmp_path, capsys):
     assert [t["settings"] for t in spec["trials"]] == [{"lr": 0.01, "seed": 0},
                                                        {"lr": 0.1, "seed": 0}]  # fmt: skip
     assert spec["base"]["epochs"] == 1 and spec["metric"] == "val_loss"
+
+
+def test_an_interrupted_trial_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    """train_trial (the Tune trainable) killed after epoch 2 continues from that checkpoint,
+    reports the earlier epochs again for ASHA, and ends as an uninterrupted trial does."""
+    import ray.tune
+
+    from mlplab.sweep.tuning import train_trial
+
+    base = {"dataset": "xor", "epochs": 4, "hidden": [4], "batch_size": 64}
+    config = {"trial": {"id": "t000", "settings": {"lr": 0.01, "seed": 1}}}
+    seen = []
+
+    def interrupt_at_epoch_2(values):
+        seen.append(values["epoch"])
+        if values["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ray.tune, "report", interrupt_at_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train_trial(config, sweep_dir=str(tmp_path / "a"), base=base, metric="val_loss")
+    monkeypatch.setattr(ray.tune, "report", lambda values: seen.append(values["epoch"]))
+    train_trial(config, sweep_dir=str(tmp_path / "a"), base=base, metric="val_loss")
+    assert seen == [1, 2, 1, 2, 3, 4]
+    train_trial(config, sweep_dir=str(tmp_path / "b"), base=base, metric="val_loss")
+    resumed = json.loads((tmp_path / "a/trials/t000/metrics.json").read_text())
+    straight = json.loads((tmp_path / "b/trials/t000/metrics.json").read_text())
+    assert resumed == straight
