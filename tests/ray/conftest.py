@@ -10,6 +10,7 @@ the local instances other tests start).
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import shutil
@@ -32,15 +33,15 @@ os.environ.update(RAY_ENV)
 _TOKEN_DIR = Path(tempfile.mkdtemp(prefix="mlr-tok"))
 (_TOKEN_DIR / "auth_token").write_text(secrets.token_hex(32))
 os.environ["RAY_AUTH_TOKEN_PATH"] = str(_TOKEN_DIR / "auth_token")
+atexit.register(shutil.rmtree, _TOKEN_DIR, ignore_errors=True)
 
 pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="session")
 def ray_token():
-    """The session's token file (RAY_AUTH_TOKEN_PATH), removed at the end."""
-    yield Path(os.environ["RAY_AUTH_TOKEN_PATH"])
-    shutil.rmtree(_TOKEN_DIR, ignore_errors=True)
+    """The session's token file (RAY_AUTH_TOKEN_PATH; removed when the process exits)."""
+    return Path(os.environ["RAY_AUTH_TOKEN_PATH"])
 
 
 @pytest.fixture(scope="session")
