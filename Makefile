@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(MLPLAB) reproduce --profile quick
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(MLPLAB) bench --out runs/bench

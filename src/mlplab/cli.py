@@ -28,6 +28,7 @@ COMMANDS = [
     "export",
     "playground",
     "reproduce",
+    "sweep",
     "claims",
     "perceptron",
     "xor",

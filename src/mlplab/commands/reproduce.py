@@ -43,6 +43,20 @@ def register(sub) -> None:
         metavar="N",
         help="parallel worker processes (default: the CPU count, at most one per claim)",
     )
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="where tasks run: local worker processes (default) or Ray tasks (needs "
+        "mlplab[ray]; a local Ray instance of --jobs CPUs, or the cluster at --address); "
+        "see docs/scale-out.md",
+    )
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="with --executor ray: the cluster's head HOST:PORT, or auto for the one started "
+        "on this machine with `ray start --head`",
+    )
     p.add_argument("--out", metavar="DIR", help="report folder (default out/reproduce-<profile>)")
     p.add_argument(
         "--cache", metavar="DIR", default=".mlplab-cache", help="cache folder (.mlplab-cache)"
@@ -53,7 +67,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from mlplab.errors import check_range
+    from mlplab.errors import ConfigError, check_range
     from mlplab.experiments import parse_only
     from mlplab.experiments.base import get_profile
     from mlplab.experiments.runner import cached_results, code_version, make_executor, run_claims
@@ -66,6 +80,10 @@ def run(args) -> int:
     seeds = profile.seeds(args.seeds)
     if args.jobs is not None:
         check_range("--jobs", args.jobs, 1, 256, integer=True)
+    if args.address is not None and args.jobs is not None:
+        raise ConfigError(
+            "--jobs sets a local Ray instance's CPUs; with --address the cluster's CPUs decide"
+        )
     jobs = args.jobs or max(1, min(os.cpu_count() or 1, len(ids)))
     if args.dry_run:
         return _dry_run(args, ids, profile, seeds, jobs)
@@ -77,7 +95,7 @@ def run(args) -> int:
     console = Console(stderr=args.json)
     t0 = time.perf_counter()
     with (
-        make_executor(jobs) as executor,
+        make_executor(jobs, kind=args.executor, address=args.address) as executor,
         Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),

@@ -123,8 +123,18 @@ class LocalExecutor(Executor):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def make_executor(jobs: int | None) -> Executor:
-    """``jobs`` processes (None: the CPU count); one job runs inline, without a pool."""
+def make_executor(jobs: int | None, *, kind: str = "local", address: str | None = None) -> Executor:
+    """``jobs`` processes (None: the CPU count); one job runs inline, without a pool.
+
+    ``kind="ray"`` gives a :class:`~mlplab.experiments.ray_executor.RayExecutor` instead: Ray
+    tasks on a local instance of ``jobs`` CPUs, or on the cluster at ``address``.
+    """
+    if kind == "ray":
+        from mlplab.experiments.ray_executor import RayExecutor
+
+        return RayExecutor(address, num_cpus=None if address else jobs)
+    if address is not None:
+        raise ConfigError("--address applies to --executor ray")
     if jobs is None:
         n = os.cpu_count() or 1
     else:
