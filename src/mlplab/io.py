@@ -12,17 +12,15 @@ the temporary file is removed.  JSON is written strictly: no bare ``NaN``/``Infi
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from mlplab.core.npz import NPZ_ERRORS, load_npz, npz_errors
 from mlplab.errors import CheckpointError, ConfigError, OutputError
 
 __all__ = [
@@ -38,19 +36,6 @@ __all__ = [
     "save_network",
     "load_network",
 ]
-
-# What reading a damaged .npz archive can raise: zipfile reports some corrupt headers as
-# NotImplementedError (a "compression method" or "version" that does not exist) or RuntimeError
-# (an "encrypted" flag bit); a missing member is a KeyError, a bad array header a ValueError.
-NPZ_ERRORS = (
-    zipfile.BadZipFile,
-    ValueError,
-    KeyError,
-    OSError,
-    EOFError,
-    NotImplementedError,
-    RuntimeError,
-)
 
 
 def ensure_dir(path) -> Path:
@@ -162,28 +147,6 @@ def read_bytes(path) -> bytes:
         raise CheckpointError(f"{str(path)!r} is a folder, not a file") from None
     except OSError as exc:
         raise CheckpointError(f"cannot read {str(path)!r}: {exc.strerror}") from None
-
-
-@contextlib.contextmanager
-def npz_errors(source: str, what: str):
-    """Turn any of :data:`NPZ_ERRORS` raised in the block into
-    ``CheckpointError(f"{source} {what} ({exc})")``, e.g. ``what="is damaged"``."""
-    try:
-        yield
-    except NPZ_ERRORS as exc:
-        cause = str(exc)
-        if "pickle" in cause:  # numpy's hint to allow_pickle=True is not advice for our users
-            cause = "it holds pickled Python objects, which mlplab never loads"
-        raise CheckpointError(f"{source} {what} ({cause})") from None
-
-
-def load_npz(data: bytes, source: str, what: str) -> dict[str, np.ndarray]:
-    """Every member of the ``.npz`` archive ``data`` (no pickles), as ``{name: array}``.
-
-    A damaged archive raises CheckpointError ``"{source} {what} ({cause})"``.
-    """
-    with npz_errors(source, what), np.load(io.BytesIO(data), allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
 
 
 def save_network(model, path) -> None:

@@ -244,7 +244,6 @@ class Network:
             X = X.astype(self.dtype)
         return X
 
-
     def forward(self, X, *, training: bool = False, rng=None) -> np.ndarray:
         """Logits ``z_out`` (n, output_dim).  ``training`` turns on dropout and batch statistics."""
         h = self.as_input(X)
@@ -446,7 +445,7 @@ class Network:
     @classmethod
     def from_bytes(cls, data: bytes, *, source: str = "model", spec: dict | None = None):
         """Rebuild a model from :meth:`to_bytes` output.  With ``spec``, check it matches."""
-        from mlplab.io import load_npz, npz_errors
+        from mlplab.core.npz import load_npz, npz_errors
 
         what = "is not a valid mlplab model file"
         members = load_npz(data, source, what)
