@@ -10,7 +10,7 @@ import pytest
 from mlplab.core.network import Network, mlp_spec
 from mlplab.experiments import get
 from mlplab.experiments.base import stat
-from mlplab.experiments.failure_modes import unit_states
+from mlplab.experiments.dead_relu import unit_states
 from mlplab.experiments.runner import run_task
 
 
