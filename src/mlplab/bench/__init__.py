@@ -10,9 +10,8 @@ What is timed:
 
 * **epoch**: one pass over the training images (a fresh model each repeat, not timed), plain SGD
   (lr 0.01, no momentum), float32, ReLU, softmax + cross-entropy, shuffled mini-batches:
-  mlplab's :class:`~mlplab.core.train.Trainer` (``fast="fused"``: the fast path with plain
-  SGD folded into the weight-gradient products, equal to the reference within rounding; and
-  the reference path for comparison), a PyTorch eager loop (``zero_grad``, forward, loss,
+  mlplab's :class:`~mlplab.core.train.Trainer` (the fast path, bit for bit the reference;
+  and the reference path for comparison), a PyTorch eager loop (``zero_grad``, forward, loss,
   ``backward``, ``step``) in fp32 and under bf16 autocast, and scikit-learn's
   ``MLPClassifier.fit`` with ``max_iter=1`` and the same architecture, SGD, no momentum and
   no L2.

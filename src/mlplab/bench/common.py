@@ -21,7 +21,7 @@ SECTIONS = ("epoch", "peak", "tta", "scaling")
 
 #: Systems of the epoch comparison, with the label the tables show.
 SYSTEMS = {
-    "mlplab": "mlplab engine (fast path, SGD fused into the products)",
+    "mlplab": "mlplab engine (fast path)",
     "mlplab_ref": "mlplab engine (reference path)",
     "torch": "PyTorch eager fp32",
     "torch_bf16": "PyTorch eager, bf16 autocast",

@@ -108,7 +108,10 @@ def epoch_runner(
     check_choice("system", system, list(SYSTEMS))
     sizes = [int(s) for s in sizes]
     if system in ("mlplab", "mlplab_ref"):
-        fast = "fused" if system == "mlplab" else False  # plain SGD: the fused step
+        # The fast step, bit for bit the reference.  Not "fused": its GEMM goes through SciPy's
+        # own OpenBLAS, whose thread pool fights NumPy's on two cores (measured 10-12x slower
+        # than the fast step at 2 BLAS threads; see BENCHMARKS.md, issue 18).
+        fast = system == "mlplab"
         return lambda X, y: _engine_epoch(X, y, sizes, batch, lr, seed, fast, clock)
     if system in ("torch", "torch_bf16"):
         bf16 = system == "torch_bf16"
