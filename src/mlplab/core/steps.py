@@ -21,6 +21,7 @@ those operations on NumPy arrays.
 
 from __future__ import annotations
 
+import abc
 import math
 
 import numpy as np
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 
-class Step:
+class Step(abc.ABC):
     """The interface the loop drives.  ``Array`` below is the engine's array type.
 
     Data: :meth:`prepare` (once per ``fit``), :meth:`train_batch`, :meth:`correct`,
@@ -50,90 +51,90 @@ class Step:
     """
 
     # ---------------------------------------------------------------- data and batches
+    @abc.abstractmethod
     def prepare(self, X: np.ndarray, y: np.ndarray, weight, X_val) -> None:
         """Keep the validated training arrays (and per-row weights, validation inputs)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def train_batch(self, idx: np.ndarray, rng) -> tuple[float, object]:
         """Forward and backward of the rows ``idx`` in training mode; returns the batch's
         mean loss (before penalties) and its logits; gradients are left in :meth:`grads`."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def batch_weight(self, idx: np.ndarray) -> float:
         """What the batch's loss counts for in the epoch's mean: its rows or its weights."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def correct(self, z, idx: np.ndarray):
         """The batch's accuracy (a float, or an engine scalar the loop only sums)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def validation_logits(self) -> np.ndarray:
         """Eval-mode logits of the validation inputs, as a NumPy array of the model's dtype."""
-        raise NotImplementedError
 
     # ---------------------------------------------------------------- update
-    def set_lr(self, lr: float) -> None:
+    def set_lr(self, lr: float) -> None:  # noqa: B027 - optional hook
         """The learning rate of the next :meth:`update`."""
 
+    @abc.abstractmethod
     def update(self) -> None:
         """The optimizer's step on the parameters, in place."""
-        raise NotImplementedError
 
     # ---------------------------------------------------------------- what the rules act on
+    @abc.abstractmethod
     def params(self) -> list:
         """Every trainable array."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def grads(self) -> list:
         """The gradient of every trainable array, in :meth:`params` order."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def dense_pairs(self) -> list[tuple]:
         """``(W, ∂L/∂W)`` of every Dense layer: what L1, L2 and max-norm act on."""
-        raise NotImplementedError
 
     # ---------------------------------------------------------------- array operations
+    @abc.abstractmethod
     def sum_squares(self, a) -> float:
         """Σ a²."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def sum_abs(self, a) -> float:
         """Σ |a|."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def add_scaled(self, g, a, c: float) -> None:
         """g ← g + c·a, in place."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def add_scaled_sign(self, g, a, c: float) -> None:
         """g ← g + c·sign(a), in place."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def scale(self, a, c: float) -> None:
         """a ← c·a, in place."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def cap_row_norms(self, W, c: float) -> None:
         """Rescale each row of W whose norm exceeds c to norm c, in place."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def all_finite(self, arrays) -> bool:
         """True when no entry of any array is inf or NaN (one reduction per array)."""
-        raise NotImplementedError
 
     # ---------------------------------------------------------------- state
+    @abc.abstractmethod
     def capture(self) -> dict:
         """A copy of the weights, buffers and optimizer state (the last good point)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def restore(self, state: dict) -> None:
         """Put back a :meth:`capture` copy."""
-        raise NotImplementedError
 
-    def finish(self) -> None:
+    def finish(self) -> None:  # noqa: B027 - optional hook
         """After the last epoch: bring the engine's weights into the mlplab model."""
 
-    def reload(self) -> None:
+    def reload(self) -> None:  # noqa: B027 - optional hook
         """After the model's weights were replaced (best epoch restored): copy them back."""
 
 
@@ -152,9 +153,9 @@ class NumpyStep(Step):
         """Keep the arrays (already of the model's dtype and validated by the loop)."""
         self.X, self.y, self.weight, self.X_val = X, y, weight, X_val
 
+    @abc.abstractmethod
     def forward_backward(self, X, y, rng=None, weight=None) -> tuple[np.ndarray, float]:
         """Logits and mean loss of a batch of arrays; gradients left in the model."""
-        raise NotImplementedError
 
     def train_batch(self, idx, rng):
         """Gather the rows ``idx`` (into a buffer kept per batch size) and run
