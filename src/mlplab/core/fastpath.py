@@ -36,6 +36,7 @@ import logging
 
 import numpy as np
 
+from mlplab.core.blas import blas_issue
 from mlplab.core.network import Network
 from mlplab.core.optim import Optimizer
 from mlplab.core.steps import NumpyStep
@@ -232,8 +233,9 @@ def fast_optimizer_step(
 
 def fused_sgd_issue(model: Network, optimizer: Optimizer, config, callbacks) -> str | None:
     """Why :class:`FusedSGDStep` cannot run this training (None when it can): it needs plain
-    SGD (no momentum, no weight decay) with its fast update, and nothing that reads or changes
-    the gradients between backward and update — no callbacks, no L1/L2, no clipping."""
+    SGD (no momentum, no weight decay) with its fast update, nothing that reads or changes
+    the gradients between backward and update — no callbacks, no L1/L2, no clipping — and
+    NumPy's own BLAS reachable for α/β products (:func:`mlplab.core.blas.blas_issue`)."""
     if optimizer.fast_issue() is not None or optimizer.name != "sgd":
         return f"optimizer {optimizer!r} is not SGD with its fast update"
     if optimizer.momentum or optimizer.weight_decay:
@@ -244,7 +246,7 @@ def fused_sgd_issue(model: Network, optimizer: Optimizer, config, callbacks) -> 
         return "L1/L2 penalties and clipping change the gradients before the update"
     if not any(layer.kind == "dense" and layer.fast_issue() is None for layer in model.layers):
         return "no Dense layer with its fast kernel"
-    return None
+    return blas_issue()
 
 
 class FusedSGDStep(FastStep):

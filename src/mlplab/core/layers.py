@@ -21,9 +21,9 @@ kernel does not implement — and the fast step then runs the layer's reference 
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import blas
 
 from mlplab.core.activations import Activation, get_activation
+from mlplab.core.blas import gemm_tn_update, gemv_t_update
 from mlplab.core.init import init_weight, resolve_init
 from mlplab.core.kernels import settings_issue
 from mlplab.errors import ConfigError, check_range
@@ -180,22 +180,25 @@ class Dense(Layer):
 
     def backward_sgd_into(self, delta, buf, need_input_delta, lr: float):
         """``backward_into`` fused with plain SGD's update (no momentum, no decay):
-        ``δ W`` first (with the old W), then ``W ← W − η δᵀH`` as one GEMM with β = 1
-        (:func:`scipy.linalg.blas.sgemm`), so ∂L/∂W is never written, and ``b ← b − η Σδ``.
+        ``δ W`` first (with the old W), then ``W ← W − η δᵀH`` as one GEMM with β = 1 and
+        ``b ← b − η δᵀ1`` as one GEMV with β = 1, both on NumPy's own BLAS
+        (:mod:`mlplab.core.blas`), so the parameter gradients are never written.
 
         Equal to ``backward_into`` followed by :meth:`SGD.update_into` within rounding, not
-        bit for bit: the GEMM adds η·δᵀH to W inside its accumulation (``grads["weight"]`` is
-        left as it was; ``grads["bias"]`` holds Σδ).
+        bit for bit: the update is added to W and b inside the BLAS accumulation
+        (``grads`` are left as they were).
         """
+        W, b = self.params["weight"], self.params["bias"]
         din = None
         if need_input_delta:
-            din = np.matmul(delta, self.params["weight"], out=buf["din"])  # δ W (old W)
-        W, b, gb = self.params["weight"], self.params["bias"], self.grads["bias"]
-        gemm = blas.sgemm if W.dtype == np.float32 else blas.dgemm
-        # Wᵀ (Fortran order) ← −η Hᵀ δ + Wᵀ, in place: W's own memory
-        gemm(-lr, self.h_prev.T, delta.T, beta=1.0, c=W.T, trans_b=1, overwrite_c=1)
-        np.sum(delta, axis=0, out=gb)  # Σ_n δ
-        b -= b.dtype.type(lr) * gb  # as SGD: b ← b − η g
+            din = np.matmul(delta, W, out=buf["din"])  # δ W (old W)
+        H = self.h_prev if self.h_prev.flags.c_contiguous else np.ascontiguousarray(self.h_prev)
+        delta = delta if delta.flags.c_contiguous else np.ascontiguousarray(delta)
+        ones = buf.get("ones")
+        if ones is None or ones.shape[0] != delta.shape[0] or ones.dtype != delta.dtype:
+            ones = buf["ones"] = np.ones(delta.shape[0], delta.dtype)
+        gemm_tn_update(W, delta, H, -lr)  # W ← W − η δᵀH
+        gemv_t_update(b, delta, ones, -lr)  # b ← b − η Σ_n δ
         return din
 
     def spec(self):
@@ -259,12 +262,13 @@ class ActivationLayer(Layer):
             "out": np.empty((n, dim), dtype),
             "din": np.empty((n, dim), dtype),
             "mask": np.empty((n, dim), bool),
+            "zeros": np.zeros((n, dim), dtype),  # read, never written (ReLU's kernel)
         }
 
     def forward_into(self, x, buf, training, rng=None):
         """``forward`` into the buffers (the same numbers)."""
         self.z = x
-        self.out = self.activation.f_into(x, buf["out"])
+        self.out = self.activation.f_into(x, buf["out"], buf["zeros"])
         return self.out
 
     def backward_into(self, delta, buf, need_input_delta=True):

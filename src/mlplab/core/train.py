@@ -215,10 +215,9 @@ class Trainer:
         True: the fast step (:class:`~mlplab.core.fastpath.FastStep`, the same numbers);
         False: the reference step; ``"fused"``: plain SGD folded into the weight-gradient
         products (:class:`~mlplab.core.fastpath.FusedSGDStep`, equal within rounding) where
-        :func:`~mlplab.core.fastpath.fused_sgd_issue` allows, else the fast step.  Use "fused"
-        only with one BLAS thread: its products go through SciPy's BLAS, which on the usual
-        wheels is a second OpenBLAS whose threads compete with NumPy's (measured 10-12x slower
-        than the fast step with two threads on two cores).
+        :func:`~mlplab.core.fastpath.fused_sgd_issue` allows, else the fast step.  Its
+        products run on NumPy's own BLAS through :mod:`mlplab.core.blas` (the same library
+        and thread pool as ``np.matmul``); where that cannot be called it is not used.
 
     The state the loop keeps — the Generator, the counters (``epoch``, ``step``), the
     :class:`History`, the early-stopping memory (``best``, ``wait``, ``stop``,

@@ -1,0 +1,148 @@
+"""NumPy's own BLAS, called with α and β: ``C ← α·op(A)·op(B) + β·C`` in place.
+
+``np.matmul`` has no α or β, so an update such as ``W ← W − η δᵀH`` costs a product into a
+gradient array and then passes over that array and W.  The GEMM routine under NumPy can do it
+in one call, writing W directly.  SciPy's ``scipy.linalg.blas`` offers that call, but the
+usual wheels bundle a *second* OpenBLAS with its own thread pool: on two cores its busy-waiting
+threads and NumPy's fight, and a step through it measured 10-12x slower than through NumPy's
+(BENCHMARKS.md, issue 18).  This module therefore finds the library NumPy itself loaded — the
+``scipy-openblas`` that NumPy's wheels ship in ``numpy.libs`` (Linux, Windows) or
+``numpy/.dylibs`` (macOS) — and calls its CBLAS ``gemm``/``gemv`` through :mod:`ctypes`: the
+same code and the same thread pool as ``np.matmul``.
+
+Where that library cannot be found or named with certainty (NumPy built against MKL,
+Accelerate or a system BLAS, an unknown integer width), :func:`blas_issue` says why and the
+callers (the fused SGD step) run their unfused kernels instead.  Nothing here guesses: a
+symbol whose integer width is not known from NumPy's build configuration is not used.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import glob
+import os
+
+import numpy as np
+
+__all__ = ["blas_issue", "gemm_tn_update", "gemv_t_update", "library_path"]
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+def _numpy_blas_config() -> dict:
+    """The ``blas`` entry of NumPy's build configuration (empty when not available)."""
+    try:
+        cfg = np.show_config(mode="dicts")
+    except Exception:  # noqa: BLE001 - older or unusual builds: treat as unknown
+        return {}
+    return (cfg.get("Build Dependencies") or {}).get("blas") or {}
+
+
+def library_path() -> str | None:
+    """Path of the OpenBLAS library bundled with NumPy, or None."""
+    root = os.path.dirname(np.__file__)
+    patterns = [
+        os.path.join(root, os.pardir, "numpy.libs", "*openblas*"),  # Linux (auditwheel)
+        os.path.join(root, ".dylibs", "*openblas*"),  # macOS (delocate)
+        os.path.join(root, os.pardir, "numpy.libs", "*openblas*.dll"),  # Windows
+    ]
+    for pattern in patterns:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return os.path.normpath(found[0])
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _routines():
+    """``(sgemm, dgemm, sgemv, dgemv, None)`` bound through ctypes, or ``(None, …, reason)``."""
+    cfg = _numpy_blas_config()
+    name = str(cfg.get("name", ""))
+    if "openblas" not in name:
+        return (None,) * 4 + (f"NumPy's BLAS is {name or 'unknown'}, not its bundled OpenBLAS",)
+    path = library_path()
+    if path is None:
+        return (None,) * 4 + ("NumPy's bundled OpenBLAS library file was not found",)
+    ilp64 = "USE64BITINT" in str(cfg.get("openblas configuration", ""))
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as exc:
+        return (None,) * 4 + (f"cannot load {path}: {exc}",)
+    # symbol names of the scipy-openblas wheels: ILP64 builds carry the "64_" suffix
+    prefix, suffix = ("scipy_cblas_", "64_") if ilp64 else ("scipy_cblas_", "")
+    integer = ctypes.c_int64 if ilp64 else ctypes.c_int32
+    bound = []
+    for routine in ("sgemm", "dgemm", "sgemv", "dgemv"):
+        fn = getattr(lib, f"{prefix}{routine}{suffix}", None)
+        if fn is None:
+            return (None,) * 4 + (f"{path} has no {prefix}{routine}{suffix}",)
+        real = ctypes.c_float if routine[0] == "s" else ctypes.c_double
+        ptr, enum = ctypes.c_void_p, ctypes.c_int
+        if routine.endswith("gemm"):
+            # order, transA, transB, M, N, K, α, A, lda, B, ldb, β, C, ldc
+            fn.argtypes = [enum, enum, enum, integer, integer, integer, real, ptr, integer]
+            fn.argtypes += [ptr, integer, real, ptr, integer]
+        else:
+            # order, trans, M, N, α, A, lda, x, incx, β, y, incy
+            fn.argtypes = [enum, enum, integer, integer, real, ptr, integer, ptr, integer]
+            fn.argtypes += [real, ptr, integer]
+        fn.restype = None
+        bound.append(fn)
+    return (*bound, None)
+
+
+def blas_issue() -> str | None:
+    """None when :func:`gemm_tn_update` and :func:`gemv_t_update` can run; else why not."""
+    return _routines()[4]
+
+
+def _rows(a: np.ndarray, what: str) -> int:
+    """The row stride of a 2-D array in elements (its leading dimension); rows must be
+    unit-stride and the array aligned for its dtype."""
+    if a.ndim != 2 or a.strides[1] != a.itemsize or a.strides[0] % a.itemsize:
+        raise ValueError(f"{what}: needs a 2-D array with contiguous rows")
+    ld = a.strides[0] // a.itemsize
+    if ld < max(1, a.shape[1]) or not a.flags.aligned:
+        raise ValueError(f"{what}: row stride {ld} is smaller than its width {a.shape[1]}")
+    return ld
+
+
+def gemm_tn_update(C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: float) -> None:
+    """``C ← C + α·AᵀB`` in place: C (m, n), A (k, m), B (k, n), one dtype (float32/64).
+
+    One BLAS call (β = 1): for ``W ← W − η δᵀH`` pass ``C=W, A=δ, B=H, alpha=−η``.
+    """
+    sgemm, dgemm, _, _, why = _routines()
+    if why is not None:
+        raise RuntimeError(why)
+    k, m = A.shape
+    if B.shape[0] != k or C.shape != (m, B.shape[1]) or not (A.dtype == B.dtype == C.dtype):
+        raise ValueError(f"gemm shapes/dtypes: C {C.shape}, A {A.shape}, B {B.shape}")
+    if not C.flags.writeable:
+        raise ValueError("gemm: C is read-only")
+    fn = sgemm if C.dtype == np.float32 else dgemm
+    lda, ldb, ldc = _rows(A, "A"), _rows(B, "B"), _rows(C, "C")
+    fn(_ROW_MAJOR, _TRANS, _NO_TRANS, m, C.shape[1], k, alpha, A.ctypes.data, lda,
+       B.ctypes.data, ldb, 1.0, C.ctypes.data, ldc)  # fmt: skip
+
+
+def gemv_t_update(y: np.ndarray, A: np.ndarray, x: np.ndarray, alpha: float) -> None:
+    """``y ← y + α·Aᵀx`` in place: y (m,), A (k, m), x (k,), one dtype (float32/64).
+
+    One BLAS call (β = 1): for ``b ← b − η Σ_n δ`` pass ``y=b, A=δ, x=ones, alpha=−η``.
+    """
+    _, _, sgemv, dgemv, why = _routines()
+    if why is not None:
+        raise RuntimeError(why)
+    k, m = A.shape
+    if x.shape != (k,) or y.shape != (m,) or not (A.dtype == x.dtype == y.dtype):
+        raise ValueError(f"gemv shapes/dtypes: y {y.shape}, A {A.shape}, x {x.shape}")
+    if not y.flags.writeable:
+        raise ValueError("gemv: y is read-only")
+    fn = sgemv if y.dtype == np.float32 else dgemv
+    incx, incy = x.strides[0] // x.itemsize, y.strides[0] // y.itemsize
+    if min(incx, incy) <= 0 or x.strides[0] % x.itemsize or y.strides[0] % y.itemsize:
+        raise ValueError("gemv: x and y need positive element strides")
+    fn(_ROW_MAJOR, _TRANS, k, m, alpha, A.ctypes.data, _rows(A, "A"), x.ctypes.data, incx,
+       1.0, y.ctypes.data, incy)  # fmt: skip
