@@ -120,6 +120,13 @@ def test_check_targets_compares_each_measurement_with_its_goal():
     assert got["vs_torch_256"]["fastest_runs"] == pytest.approx(1.4)
     assert got["vs_sklearn"]["fastest_runs"] is None  # not in these rows
     assert got["peak_fraction"]["fastest_runs"] == pytest.approx(0.75 * 2.0 / 1.6)
+    floored = _fake_result()
+    rows = floored["epoch"]["rows"]
+    rows[0].update(engine_over_floor=1.12, engine_over_floor_fastest=1.05)
+    rows[1].update(engine_over_floor=1.18, engine_over_floor_fastest=1.09)
+    fl = {t["target"]: t for t in bench.check_targets(floored)}["engine_floor"]
+    assert fl["value"] == 1.18 and fl["met"] is False  # the largest over the rows, ≤ 1.15
+    assert fl["fastest_runs"] == 1.09
     missing = {t["target"]: t for t in bench.check_targets(_fake_result(fast=None))}
     assert missing["fast_recipe_98"]["value"] is None and missing["fast_recipe_98"]["met"] is None
     empty = bench.check_targets({})
@@ -173,7 +180,8 @@ def test_smoke_run_json_structure(smoke):
     assert ep["repeats"] == 2 and ep["samples"] == 1024
     (row,) = ep["rows"]
     assert row["sizes"] == [784, 32, 32, 10] and row["batch"] == 64
-    assert set(row["systems"]) == {"mlplab", "torch", "sklearn", "mlplab_ref"}
+    assert set(row["systems"]) == {"mlplab", "mlplab_exact", "torch", "sklearn", "mlplab_ref"}
+    assert row["engine_step"] == "FusedSGDStep"  # plain SGD on NumPy's own BLAS
     base = row["systems"]["mlplab"]["median"]
     for s in row["systems"].values():
         assert len(s["runs"]) == 2 and s["min"] <= s["median"] <= s["max"]
@@ -182,10 +190,13 @@ def test_smoke_run_json_structure(smoke):
     assert row["systems"]["mlplab"]["ratio_to_mlplab"] == 1.0
     assert row["mlplab_gflops"] > 0
     floor = row["gemm_floor_seconds"]
-    assert floor > 0
+    assert floor > 0 and floor == row["gemm_floor"]["median"]  # alternated like the systems
+    assert len(row["gemm_floor"]["runs"]) == 2
     for s in row["systems"].values():
         assert s["most_ratio_possible"] == pytest.approx(s["median"] / floor)
     assert row["engine_over_floor"] == pytest.approx(base / floor)
+    fastest = row["systems"]["mlplab"]["min"] / row["gemm_floor"]["min"]
+    assert row["engine_over_floor_fastest"] == pytest.approx(fastest)
     pk = res["peak"]
     assert set(pk["numpy"]) == {"128", "256"} and pk["peak"] == max(pk["numpy"].values())
     assert 0 < pk["ceiling"]["fraction_of_peak"]

@@ -21,7 +21,8 @@ SECTIONS = ("epoch", "peak", "tta", "scaling")
 
 #: Systems of the epoch comparison, with the label the tables show.
 SYSTEMS = {
-    "mlplab": "mlplab engine (fast path)",
+    "mlplab": "mlplab engine (fused SGD step)",
+    "mlplab_exact": "mlplab engine (fast path, bit for bit)",
     "mlplab_ref": "mlplab engine (reference path)",
     "torch": "PyTorch eager fp32",
     "torch_bf16": "PyTorch eager, bf16 autocast",
@@ -50,7 +51,14 @@ class Settings:
     # epoch comparison
     hidden: tuple[tuple[int, ...], ...] = ((256, 256), (1024, 1024))
     batches: tuple[int, ...] = (128, 256)
-    systems: tuple[str, ...] = ("mlplab", "torch", "torch_bf16", "sklearn", "mlplab_ref")
+    systems: tuple[str, ...] = (
+        "mlplab",
+        "mlplab_exact",
+        "torch",
+        "torch_bf16",
+        "sklearn",
+        "mlplab_ref",
+    )
     repeats: int = 5
     epoch_samples: int = EPOCH  # images per timed pass; times are scaled to a 60000 epoch
     lr: float = 0.01
@@ -102,7 +110,7 @@ PRESETS: dict[str, Settings] = {
     "quick": Settings(
         preset="quick",
         batches=(128,),
-        systems=("mlplab", "torch", "sklearn"),
+        systems=("mlplab", "mlplab_exact", "torch", "sklearn"),
         epoch_samples=15000,
         peak_sizes=(2048, 3072),
         peak_repeats=3,
@@ -120,7 +128,7 @@ PRESETS: dict[str, Settings] = {
         preset="smoke",
         hidden=((32, 32),),
         batches=(64,),
-        systems=("mlplab", "torch", "sklearn", "mlplab_ref"),
+        systems=("mlplab", "mlplab_exact", "torch", "sklearn", "mlplab_ref"),
         repeats=2,
         epoch_samples=1024,
         peak_sizes=(128, 256),

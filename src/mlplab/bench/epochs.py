@@ -22,6 +22,24 @@ from mlplab.bench.common import (
 )
 from mlplab.errors import check_choice
 
+#: The engine's systems and the ``Trainer(fast=...)`` each runs: the fused SGD step (plain SGD
+#: folded into the weight-gradient products on NumPy's BLAS, equal to the reference within
+#: rounding; the fast step where it cannot run, see :func:`engine_step`), the fast step (bit
+#: for bit the reference) and the reference step.
+ENGINE_STEPS = {"mlplab": "fused", "mlplab_exact": True, "mlplab_ref": False}
+
+
+def engine_step(sizes, system: str = "mlplab", lr: float = 0.01) -> str:
+    """The name of the step class the engine ``system`` runs for ``sizes`` (what the bench
+    records beside its times, so a fallback from the fused step is visible)."""
+    from mlplab.core.network import Network
+    from mlplab.core.train import TrainConfig, Trainer
+
+    model = Network.from_sizes([int(s) for s in sizes], "relu", rng=0)
+    trainer = Trainer(model, {"name": "sgd", "lr": lr}, config=TrainConfig(epochs=1),
+                      fast=ENGINE_STEPS[system])  # fmt: skip
+    return type(trainer.make_step()).__name__
+
 
 def _engine_epoch(X, y, sizes, batch, lr, seed, fast, clock) -> float:
     from mlplab.core.network import Network
@@ -107,11 +125,8 @@ def epoch_runner(
     on a freshly built ``sizes`` MLP; building is not timed."""
     check_choice("system", system, list(SYSTEMS))
     sizes = [int(s) for s in sizes]
-    if system in ("mlplab", "mlplab_ref"):
-        # The fast step, bit for bit the reference.  Not "fused": its GEMM goes through SciPy's
-        # own OpenBLAS, whose thread pool fights NumPy's on two cores (measured 10-12x slower
-        # than the fast step at 2 BLAS threads; see BENCHMARKS.md, issue 18).
-        fast = system == "mlplab"
+    if system in ENGINE_STEPS:
+        fast = ENGINE_STEPS[system]
         return lambda X, y: _engine_epoch(X, y, sizes, batch, lr, seed, fast, clock)
     if system in ("torch", "torch_bf16"):
         bf16 = system == "torch_bf16"
@@ -137,11 +152,18 @@ def measure_epochs(settings: Settings, data, *, progress=None) -> dict:
             for run in runners.values():  # untimed warm-up: thread pools, first calls
                 run(X[:warm], y[:warm])
             cases = {s: (lambda run=run: run(X, y) * scale) for s, run in runners.items()}
+            # The step's matrix products alone, as one more alternated case over as many steps
+            # as the systems' pass: the floor is then measured under the same conditions and
+            # summarised with the same statistic (median against median).
+            floor_run = products_runner(sizes, batch, len(X), clock=CLOCKS[settings.clock])
+            floor_run()  # untimed warm-up
+            cases["floor"] = lambda floor_run=floor_run: floor_run() * scale
             on_run = None
             if progress is not None:
                 tag = f"epoch {'-'.join(map(str, sizes))} batch {batch}"
                 on_run = lambda name, r, t, tag=tag: progress(f"{tag}: {name} {t:.3f} s")
             times = alternate(cases, settings.repeats, on_run=on_run)
+            floor = summarize(times.pop("floor"))
             results = {s: {"label": SYSTEMS[s], **summarize(t)} for s, t in times.items()}
             base = results.get("mlplab", {}).get("median")
             fastest = results.get("mlplab", {}).get("min")
@@ -149,6 +171,8 @@ def measure_epochs(settings: Settings, data, *, progress=None) -> dict:
                 r["ratio_to_mlplab"] = r["median"] / base if base else None
                 # the fastest runs are the least disturbed by other jobs on a shared machine
                 r["min_ratio_to_mlplab"] = r["min"] / fastest if fastest else None
+                # the largest speed-up over this system a zero-overhead engine could show
+                r["most_ratio_possible"] = r["median"] / floor["median"]
             flops = train_flops(sizes, EPOCH)
             row = {
                 "sizes": sizes,
@@ -156,19 +180,19 @@ def measure_epochs(settings: Settings, data, *, progress=None) -> dict:
                 "samples": len(X),
                 "flops_per_epoch": flops,
                 "systems": results,
+                # no float32 engine's epoch on this BLAS (nor scikit-learn's, which runs the
+                # same products) can be shorter than its matrix products alone
+                "gemm_floor_seconds": floor["median"],
+                "gemm_floor": floor,
             }
+            if "mlplab" in systems:
+                row["engine_step"] = engine_step(sizes, "mlplab", settings.lr)
             if base:
                 row["mlplab_gflops"] = flops / base / 1e9
-            # the matrix products alone, on the same BLAS: no float32 engine's epoch (nor
-            # scikit-learn's, which runs the same products) can be shorter than this
-            floor = gemm_ceiling(
-                sizes, batch, max(5, settings.repeats), clock=CLOCKS[settings.clock]
-            )
-            row["gemm_floor_seconds"] = floor["seconds_per_epoch"]
-            for r in results.values():
-                r["most_ratio_possible"] = r["median"] / floor["seconds_per_epoch"]
-            if base:  # issue 18's measure: the engine's epoch over its products alone
-                row["engine_over_floor"] = base / floor["seconds_per_epoch"]
+                # issue 18's measure: the engine's epoch over its products alone, medians of
+                # the same alternated rounds; and between the fastest runs of each
+                row["engine_over_floor"] = base / floor["median"]
+                row["engine_over_floor_fastest"] = fastest / floor["min"]
             rows.append(row)
     return {
         "order": "alternating: every system once per round, same order, repeated",
@@ -239,6 +263,26 @@ def step_products(sizes, batch: int, seed: int = 0) -> list:
         if i > 0:
             ops.append(lambda D=D, W=W, P=P: np.matmul(D, W, out=P))
     return ops
+
+
+def products_runner(sizes, batch: int, samples: int, *, seed: int = 0, clock=time.perf_counter):
+    """A function ``() -> seconds`` running only the matrix products of the training steps of
+    a ``samples``-image pass at ``batch`` (the engine's shapes; the last, shorter batch
+    included), on arrays made once: what the engine's epoch would take with zero overhead."""
+    full, rest = divmod(int(samples), int(batch))
+    ops = step_products(sizes, batch, seed)
+    tail = step_products(sizes, rest, seed) if rest else []
+
+    def run() -> float:
+        t0 = clock()
+        for _ in range(full):
+            for op in ops:
+                op()
+        for op in tail:
+            op()
+        return clock() - t0
+
+    return run
 
 
 def gemm_ceiling(

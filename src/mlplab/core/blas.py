@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-__all__ = ["blas_issue", "gemm_tn_update", "gemv_t_update", "library_path"]
+__all__ = ["GemmTN", "GemvT", "blas_issue", "gemm_tn_update", "gemv_t_update", "library_path"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
@@ -108,41 +108,83 @@ def _rows(a: np.ndarray, what: str) -> int:
     return ld
 
 
-def gemm_tn_update(C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: float) -> None:
-    """``C ← C + α·AᵀB`` in place: C (m, n), A (k, m), B (k, n), one dtype (float32/64).
+class GemmTN:
+    """``C ← C + α·AᵀB`` in place for three fixed arrays: C (m, n), A (k, m), B (k, n), one
+    dtype (float32/64) — checked, and their addresses taken, once; each call is then one BLAS
+    call (β = 1).  For ``W ← W − η δᵀH``: ``GemmTN(W, δ, H)(−η)``.
 
-    One BLAS call (β = 1): for ``W ← W − η δᵀH`` pass ``C=W, A=δ, B=H, alpha=−η``.
+    The plan keeps the three arrays alive, so the addresses it holds stay valid; callers that
+    reuse buffers check :meth:`uses` and build a new plan when an array was replaced.
     """
-    sgemm, dgemm, _, _, why = _routines()
-    if why is not None:
-        raise RuntimeError(why)
-    k, m = A.shape
-    if B.shape[0] != k or C.shape != (m, B.shape[1]) or not (A.dtype == B.dtype == C.dtype):
-        raise ValueError(f"gemm shapes/dtypes: C {C.shape}, A {A.shape}, B {B.shape}")
-    if not C.flags.writeable:
-        raise ValueError("gemm: C is read-only")
-    fn = sgemm if C.dtype == np.float32 else dgemm
-    lda, ldb, ldc = _rows(A, "A"), _rows(B, "B"), _rows(C, "C")
-    fn(_ROW_MAJOR, _TRANS, _NO_TRANS, m, C.shape[1], k, alpha, A.ctypes.data, lda,
-       B.ctypes.data, ldb, 1.0, C.ctypes.data, ldc)  # fmt: skip
+
+    __slots__ = ("arrays", "_fn", "_head", "_tail")
+
+    def __init__(self, C: np.ndarray, A: np.ndarray, B: np.ndarray):
+        sgemm, dgemm, _, _, why = _routines()
+        if why is not None:
+            raise RuntimeError(why)
+        k, m = A.shape
+        if B.shape[0] != k or C.shape != (m, B.shape[1]) or not (A.dtype == B.dtype == C.dtype):
+            raise ValueError(f"gemm shapes/dtypes: C {C.shape}, A {A.shape}, B {B.shape}")
+        if C.dtype not in (np.float32, np.float64):
+            raise ValueError(f"gemm dtypes: {C.dtype} is not float32 or float64")
+        if not C.flags.writeable:
+            raise ValueError("gemm: C is read-only")
+        lda, ldb, ldc = _rows(A, "A"), _rows(B, "B"), _rows(C, "C")
+        self.arrays = (C, A, B)
+        self._fn = sgemm if C.dtype == np.float32 else dgemm
+        self._head = (_ROW_MAJOR, _TRANS, _NO_TRANS, m, C.shape[1], k)
+        self._tail = (A.ctypes.data, lda, B.ctypes.data, ldb, 1.0, C.ctypes.data, ldc)
+
+    def uses(self, C, A, B) -> bool:
+        """Whether this plan was made for these very arrays."""
+        a = self.arrays
+        return a[0] is C and a[1] is A and a[2] is B
+
+    def __call__(self, alpha: float) -> None:
+        self._fn(*self._head, alpha, *self._tail)
+
+
+class GemvT:
+    """``y ← y + α·Aᵀx`` in place for three fixed arrays: y (m,), A (k, m), x (k,), one
+    dtype — checked once, then one BLAS call (β = 1) per call.  For ``b ← b − η Σ_n δ``:
+    ``GemvT(b, δ, ones)(−η)``.  Keeps the arrays alive, as :class:`GemmTN`."""
+
+    __slots__ = ("arrays", "_fn", "_head", "_tail")
+
+    def __init__(self, y: np.ndarray, A: np.ndarray, x: np.ndarray):
+        _, _, sgemv, dgemv, why = _routines()
+        if why is not None:
+            raise RuntimeError(why)
+        k, m = A.shape
+        if x.shape != (k,) or y.shape != (m,) or not (A.dtype == x.dtype == y.dtype):
+            raise ValueError(f"gemv shapes/dtypes: y {y.shape}, A {A.shape}, x {x.shape}")
+        if y.dtype not in (np.float32, np.float64):
+            raise ValueError(f"gemv dtypes: {y.dtype} is not float32 or float64")
+        if not y.flags.writeable:
+            raise ValueError("gemv: y is read-only")
+        incx, incy = x.strides[0] // x.itemsize, y.strides[0] // y.itemsize
+        if min(incx, incy) <= 0 or x.strides[0] % x.itemsize or y.strides[0] % y.itemsize:
+            raise ValueError("gemv: x and y need positive element strides")
+        self.arrays = (y, A, x)
+        self._fn = sgemv if y.dtype == np.float32 else dgemv
+        self._head = (_ROW_MAJOR, _TRANS, k, m)
+        self._tail = (A.ctypes.data, _rows(A, "A"), x.ctypes.data, incx, 1.0, y.ctypes.data, incy)
+
+    def uses(self, y, A, x=None) -> bool:
+        """Whether this plan was made for these very arrays (``x`` None: any x)."""
+        a = self.arrays
+        return a[0] is y and a[1] is A and (x is None or a[2] is x)
+
+    def __call__(self, alpha: float) -> None:
+        self._fn(*self._head, alpha, *self._tail)
+
+
+def gemm_tn_update(C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: float) -> None:
+    """``C ← C + α·AᵀB`` in place, once (see :class:`GemmTN`)."""
+    GemmTN(C, A, B)(alpha)
 
 
 def gemv_t_update(y: np.ndarray, A: np.ndarray, x: np.ndarray, alpha: float) -> None:
-    """``y ← y + α·Aᵀx`` in place: y (m,), A (k, m), x (k,), one dtype (float32/64).
-
-    One BLAS call (β = 1): for ``b ← b − η Σ_n δ`` pass ``y=b, A=δ, x=ones, alpha=−η``.
-    """
-    _, _, sgemv, dgemv, why = _routines()
-    if why is not None:
-        raise RuntimeError(why)
-    k, m = A.shape
-    if x.shape != (k,) or y.shape != (m,) or not (A.dtype == x.dtype == y.dtype):
-        raise ValueError(f"gemv shapes/dtypes: y {y.shape}, A {A.shape}, x {x.shape}")
-    if not y.flags.writeable:
-        raise ValueError("gemv: y is read-only")
-    fn = sgemv if y.dtype == np.float32 else dgemv
-    incx, incy = x.strides[0] // x.itemsize, y.strides[0] // y.itemsize
-    if min(incx, incy) <= 0 or x.strides[0] % x.itemsize or y.strides[0] % y.itemsize:
-        raise ValueError("gemv: x and y need positive element strides")
-    fn(_ROW_MAJOR, _TRANS, k, m, alpha, A.ctypes.data, _rows(A, "A"), x.ctypes.data, incx,
-       1.0, y.ctypes.data, incy)  # fmt: skip
+    """``y ← y + α·Aᵀx`` in place, once (see :class:`GemvT`)."""
+    GemvT(y, A, x)(alpha)

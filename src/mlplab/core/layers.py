@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlplab.core.activations import Activation, get_activation
-from mlplab.core.blas import gemm_tn_update, gemv_t_update
+from mlplab.core.blas import GemmTN, GemvT
 from mlplab.core.init import init_weight, resolve_init
 from mlplab.core.kernels import settings_issue
 from mlplab.errors import ConfigError, check_range
@@ -194,11 +194,14 @@ class Dense(Layer):
             din = np.matmul(delta, W, out=buf["din"])  # δ W (old W)
         H = self.h_prev if self.h_prev.flags.c_contiguous else np.ascontiguousarray(self.h_prev)
         delta = delta if delta.flags.c_contiguous else np.ascontiguousarray(delta)
-        ones = buf.get("ones")
-        if ones is None or ones.shape[0] != delta.shape[0] or ones.dtype != delta.dtype:
-            ones = buf["ones"] = np.ones(delta.shape[0], delta.dtype)
-        gemm_tn_update(W, delta, H, -lr)  # W ← W − η δᵀH
-        gemv_t_update(b, delta, ones, -lr)  # b ← b − η Σ_n δ
+        # the two BLAS calls are planned once per (W, δ buffer, H buffer): the fast step
+        # reuses its buffers, so after the first step of a batch size this is two calls
+        plans = buf.get("sgd_plans")
+        if plans is None or not plans[0].uses(W, delta, H) or not plans[1].uses(b, delta, None):
+            ones = np.ones(delta.shape[0], delta.dtype)
+            plans = buf["sgd_plans"] = (GemmTN(W, delta, H), GemvT(b, delta, ones))
+        plans[0](-lr)  # W ← W − η δᵀH
+        plans[1](-lr)  # b ← b − η Σ_n δ
         return din
 
     def spec(self):

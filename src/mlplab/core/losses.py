@@ -306,29 +306,40 @@ class SoftmaxCE(Head):
     def fast_buffers(self, n, k, dtype):
         """The fast kernel's arrays for a batch of ``n`` rows."""
         return {
-            "rows": np.arange(n),
+            "row_starts": np.arange(n) * k,  # where each row starts in the flattened (n·k)
+            "flat": np.empty(n, np.intp),  # flat index of each row's label
             "zmax": np.empty((n, 1), dtype),
             "shifted": np.empty((n, k), dtype),  # z − max z
             "expz": np.empty((n, k), dtype),
             "sumexp": np.empty((n, 1), dtype),
+            "logsum": np.empty(n, dtype),
+            "picked": np.empty(n, dtype),
             "delta": np.empty((n, k), dtype),
         }
 
     def loss_and_delta_into(self, z, y, buf):
-        """The fused loss and δ_out, with the same numbers as :meth:`loss` and :meth:`delta`."""
+        """The fused loss and δ_out, with the same numbers as :meth:`loss` and :meth:`delta`.
+
+        The same operations in the same order as the reference; ufunc reductions are called
+        directly and the label entries are reached through flat indices, which saves most of
+        the per-call overhead on a (128, 10) batch.
+        """
         n = z.shape[0]
-        rows = buf["rows"]
-        np.max(z, axis=1, keepdims=True, out=buf["zmax"])  # m = max_k z_k
-        np.subtract(z, buf["zmax"], out=buf["shifted"])  # z − m
-        np.exp(buf["shifted"], out=buf["expz"])  # e^{z − m}
-        np.sum(buf["expz"], axis=1, keepdims=True, out=buf["sumexp"])  # Σ_k e^{z_k − m}
-        picked = buf["shifted"][rows, y] - np.log(buf["sumexp"][:, 0])  # log ŷ_y
+        zmax, shifted, expz, sumexp = buf["zmax"], buf["shifted"], buf["expz"], buf["sumexp"]
+        np.maximum.reduce(z, axis=1, keepdims=True, out=zmax)  # m = max_k z_k
+        np.subtract(z, zmax, out=shifted)  # z − m
+        np.exp(shifted, out=expz)  # e^{z − m}
+        np.add.reduce(expz, axis=1, keepdims=True, out=sumexp)  # Σ_k e^{z_k − m}
+        flat = np.add(buf["row_starts"], y, out=buf["flat"])
+        picked = np.take(shifted.reshape(-1), flat, out=buf["picked"])  # z_y − m
+        np.subtract(picked, np.log(sumexp[:, 0], out=buf["logsum"]), out=picked)  # log ŷ_y
         loss = float(-picked.sum() / n)
         if not math.isfinite(loss):  # non-finite logits: report the reference's exact value
             loss = self.loss(z, y)
-        delta = np.divide(buf["expz"], buf["sumexp"], out=buf["delta"])  # ŷ
-        delta[rows, y] -= 1.0  # ŷ − onehot(y)
-        delta /= n  # the loss is a mean
+        delta = np.divide(expz, sumexp, out=buf["delta"])  # ŷ
+        flat_delta = delta.reshape(-1)
+        flat_delta[flat] -= 1.0  # ŷ − onehot(y)
+        np.divide(delta, n, out=delta)  # the loss is a mean
         return loss, delta
 
 

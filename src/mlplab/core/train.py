@@ -450,42 +450,46 @@ class Trainer:
                 self.last_good_state = {"engine": step.capture(), "step": self.step}
             order = self.rng.permutation(n) if cfg.shuffle else np.arange(n)
             loss_sum, metric_sum, seen, weight_seen = 0.0, 0.0, 0, 0.0
-            for start in range(0, n, bs):
-                idx = order[start : start + bs]
-                self.optimizer.lr = self.optimizer.base_lr * self.schedule(
-                    self.step, self.total_steps
-                )
-                step.set_lr(self.optimizer.lr)
-                # A diverging run overflows before its loss turns non-finite; the trainer
-                # detects that below and reports it, so NumPy's warnings would only be noise.
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            # A diverging run overflows before its loss turns non-finite; the trainer detects
+            # that below and reports it, so NumPy's warnings would only be noise.  One errstate
+            # for the epoch's batches (entering it per batch cost more than a small step's
+            # element-wise work).
+            user_errors = np.geterr()
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for start in range(0, n, bs):
+                    idx = order[start : start + bs]
+                    self.optimizer.lr = self.optimizer.base_lr * self.schedule(
+                        self.step, self.total_steps
+                    )
+                    step.set_lr(self.optimizer.lr)
                     loss, z = step.train_batch(idx, self.rng)
                     loss += self._penalty(step)
-                if not math.isfinite(loss):
-                    # an update that made the parameters non-finite shows here, in the next
-                    # step's loss (inf and NaN reach the logits through every layer): then
-                    # the update is what diverged, and the step it happened in is recorded
-                    if self.step > 0 and not step.all_finite(step.params()):
-                        self._diverged(step, last_loss, "parameters", self.step)
-                    else:
-                        self._diverged(step, loss, "loss")
-                    break
-                if cfg.clip_grad_norm:
-                    self._clip(step)
-                for cb in self.callbacks:
-                    cb.on_batch_end(self, loss)
-                with np.errstate(over="ignore", invalid="ignore"):
+                    if not math.isfinite(loss):
+                        # an update that made the parameters non-finite shows here, in the next
+                        # step's loss (inf and NaN reach the logits through every layer): then
+                        # the update is what diverged, and the step it happened in is recorded
+                        if self.step > 0 and not step.all_finite(step.params()):
+                            self._diverged(step, last_loss, "parameters", self.step)
+                        else:
+                            self._diverged(step, loss, "loss")
+                        break
+                    if cfg.clip_grad_norm:
+                        self._clip(step)
+                    if self.callbacks:
+                        with np.errstate(**user_errors):  # callbacks see the caller's settings
+                            for cb in self.callbacks:
+                                cb.on_batch_end(self, loss)
                     step.update()
                     if cfg.max_norm:
                         self._max_norm(step)
-                self.step += 1
-                last_loss = loss  # the loss of the batch whose update is the latest
-                m, bw = len(idx), step.batch_weight(idx)
-                loss_sum += loss * bw
-                if self.metric == "accuracy":
-                    metric_sum += step.correct(z, idx) * m
-                seen += m
-                weight_seen += bw
+                    self.step += 1
+                    last_loss = loss  # the loss of the batch whose update is the latest
+                    m, bw = len(idx), step.batch_weight(idx)
+                    loss_sum += loss * bw
+                    if self.metric == "accuracy":
+                        metric_sum += step.correct(z, idx) * m
+                    seen += m
+                    weight_seen += bw
             if self.stop:
                 break
             if not step.all_finite(step.params()):  # the epoch's last update (nothing after it)
