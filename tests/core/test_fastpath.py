@@ -302,44 +302,89 @@ def test_a_new_setting_on_a_kernel_class_is_refused_not_ignored(caplog):
 
 
 # --------------------------------------------------------------------------- fused SGD
+FUSED_OPTIMIZERS = {
+    "sgd": {"name": "sgd", "lr": 0.1},
+    "momentum": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+    "nesterov": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True},
+}
+
+
+@pytest.mark.parametrize("opt", list(FUSED_OPTIMIZERS))
 @pytest.mark.parametrize("net", ["relu", "relu-dropout", "relu-batchnorm", "tanh-layernorm"])
-def test_fused_sgd_equals_the_reference_within_rounding(net):
-    """The fused update adds η·δᵀH inside the GEMM: not bit for bit, within float32 rounding.
-    One step: relative error ≤ 1e-6 of the largest weight; two epochs: ≤ 1e-4."""
+def test_fused_sgd_equals_the_reference_within_rounding(net, opt):
+    """The fused update adds η·δᵀH (or the momentum buffer's μv + δᵀH) inside the BLAS
+    calls: not bit for bit, within float32 rounding.  One step: error ≤ 1e-6 of the largest
+    weight; two epochs: ≤ 1e-4.  Momentum buffers end equal too (the optimizer's state)."""
     X, y = _data()
     kw = dict(NETS[net])
     act = kw.pop("activation")
     spec = mlp_spec([7, 12, 9, 3], act, **kw)
     for epochs, batch, tol in ((1, 96, 1e-6), (2, 20, 1e-4)):
         ref, fused = Network(spec, rng=1), Network(spec, rng=1)
-        opt = {"name": "sgd", "lr": 0.1}
-        h_ref = fit(ref, X, y, optimizer=opt, epochs=epochs, batch_size=batch, rng=5, fast=False)
+        o_ref, o_fus = make_optimizer(FUSED_OPTIMIZERS[opt]), make_optimizer(FUSED_OPTIMIZERS[opt])
+        h_ref = fit(ref, X, y, optimizer=o_ref, epochs=epochs, batch_size=batch, rng=5, fast=False)
         h_fus = fit(
-            fused, X, y, optimizer=opt, epochs=epochs, batch_size=batch, rng=5, fast="fused"
+            fused, X, y, optimizer=o_fus, epochs=epochs, batch_size=batch, rng=5, fast="fused"
         )
         for k, v in ref.state_dict().items():
             w = fused.state_dict()[k]
             assert np.max(np.abs(w - v)) <= tol * max(1.0, float(np.max(np.abs(v)))), k
         np.testing.assert_allclose(h_fus["train_loss"], h_ref["train_loss"], rtol=10 * tol)
+        assert o_fus.state.keys() == o_ref.state.keys() and o_fus.t == o_ref.t
+        for name, st in o_ref.state.items():
+            for key, v in st.items():
+                scale = max(1.0, float(np.max(np.abs(v))))
+                assert np.max(np.abs(o_fus.state[name][key] - v)) <= tol * scale, (name, key)
         first = next(iter(ref.named_parameters()))
         assert not np.array_equal(ref.state_dict()[first], Network(spec, rng=1).state_dict()[first])
+
+
+def test_fused_momentum_resumes_from_a_reference_checkpoint():
+    """The momentum buffers are the optimizer's own state: a fused run continued from a
+    reference run's optimizer state matches the reference continuing itself."""
+    X, y = _data()
+    spec = mlp_spec([7, 12, 9, 3], "relu")
+    opt = FUSED_OPTIMIZERS["nesterov"]
+    base = Network(spec, rng=1)
+    o_base = make_optimizer(opt)
+    fit(base, X, y, optimizer=o_base, epochs=1, batch_size=20, rng=5, fast=False)
+    runs = []
+    for fast in (False, "fused"):
+        model = Network(spec, rng=2)
+        model.load_state_dict(base.state_dict())
+        o = make_optimizer(opt)
+        o.load_state_dict(o_base.state_dict())
+        fit(model, X, y, optimizer=o, epochs=1, batch_size=20, rng=6, fast=fast)
+        runs.append(model.state_dict())
+    for k in runs[0]:
+        np.testing.assert_allclose(runs[1][k], runs[0][k], rtol=1e-4, atol=1e-5, err_msg=k)
 
 
 def test_fused_sgd_is_chosen_only_where_it_applies(caplog):
     X, y = _data()
     model = Network.from_sizes([7, 10, 3], "relu", rng=0)
-    t = Trainer(model, {"name": "sgd", "lr": 0.1}, config=TrainConfig(epochs=1), fast="fused")
-    assert type(t.make_step()).__name__ == "FusedSGDStep"
+
+    class Watcher(Callback):
+        reads_gradients = False
+
+    for opt, cbs in [
+        ({"name": "sgd", "lr": 0.1}, ()),
+        ({"name": "sgd", "lr": 0.1, "momentum": 0.9}, ()),
+        ({"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True}, (Watcher(),)),
+    ]:
+        t = Trainer(model, opt, config=TrainConfig(epochs=1), callbacks=cbs, fast="fused")
+        assert type(t.make_step()).__name__ == "FusedSGDStep"
     for opt, cfg, cbs in [
-        ({"name": "sgd", "lr": 0.1, "momentum": 0.9}, TrainConfig(), ()),
+        ({"name": "sgd", "lr": 0.1, "weight_decay": 1e-3}, TrainConfig(), ()),
         ("adam", TrainConfig(), ()),
         ({"name": "sgd", "lr": 0.1}, TrainConfig(l2=1e-3), ()),
+        ({"name": "sgd", "lr": 0.1}, TrainConfig(clip_grad_norm=1.0), ()),
         ({"name": "sgd", "lr": 0.1}, TrainConfig(), (Callback(),)),
     ]:
         with caplog.at_level(logging.DEBUG, logger="mlplab.core.train"):
             t = Trainer(model, opt, config=cfg, callbacks=cbs, fast="fused")
             assert type(t.make_step()) is FastStep
-    assert sum("fused SGD step not used" in r.getMessage() for r in caplog.records) == 4
+    assert sum("fused SGD step not used" in r.getMessage() for r in caplog.records) == 5
     with pytest.raises(ConfigError, match="fast"):
         Trainer(model, "sgd", fast="yes")
 

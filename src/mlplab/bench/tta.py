@@ -100,7 +100,9 @@ def _tta_mlplab(data, settings: Settings, evals: int) -> dict:
     accuracy = lambda: np.mean(model.predict(Xte) == yte)
 
     class Checkpoints(Callback):
-        def on_batch_end(self, tr, loss):  # called before the step: tr.step updates are done
+        reads_gradients = False  # only evaluates: the recipe's fused SGD step may run
+
+        def on_batch_end(self, tr, loss):  # tr.step updates are done (the fused step: + 1)
             done = tr.step - tr.epoch * spe  # updates done in this epoch
             if done in marks:
                 rec.record(tr.epoch + done / spe, accuracy)

@@ -169,6 +169,15 @@ def add_train_args(parser) -> None:
         help="stop after N epochs without a better validation loss; keep the best weights",
     )
     g.add_argument(
+        "--step",
+        default=None,
+        choices=["exact", "fused", "reference"],
+        help="NumPy engine's step: exact (the fast step, bit for bit the reference), fused "
+        "(SGD, momentum or Nesterov folded into the weight-gradient products on NumPy's "
+        "BLAS; equal within float rounding, no gradients for --doctor/--l1/--l2/--clip) or "
+        "reference (the readable definition, slowest) (exact)",
+    )
+    g.add_argument(
         "--backend",
         default=None,
         choices=["numpy", "torch"],

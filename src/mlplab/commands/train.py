@@ -112,6 +112,10 @@ def build_from_args(args) -> runs.Run | runs.EnsembleRun:
     elif args.dataset is None:
         raise ConfigError("--dataset is required (see `mlplab datasets`), or --resume DIR")
     cfg = run_flags.config_from_args(args, defaults=defaults)
+    if cfg.step == "fused" and getattr(args, "doctor", False):
+        raise ConfigError(
+            "--doctor reads the gradients, which --step fused never writes; use --step exact"
+        )
     force = bool(getattr(args, "force", False))
     if cfg.members > 1:
         return runs.prepare_ensemble(cfg, args.out, force=force)
@@ -127,6 +131,8 @@ def _same(a, b) -> bool:
 class ProgressCallback(Callback):
     """A rich progress bar per epoch on stderr: batches done, the running training loss, and at
     the epoch's end ``loss train/val`` and ``<metric> train/val``."""
+
+    reads_gradients = False  # the loss only: the fused step may run
 
     def __init__(self, progress, prefix: str = ""):
         self.progress = progress

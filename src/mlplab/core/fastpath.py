@@ -232,16 +232,17 @@ def fast_optimizer_step(
 
 
 def fused_sgd_issue(model: Network, optimizer: Optimizer, config, callbacks) -> str | None:
-    """Why :class:`FusedSGDStep` cannot run this training (None when it can): it needs plain
-    SGD (no momentum, no weight decay) with its fast update, nothing that reads or changes
-    the gradients between backward and update — no callbacks, no L1/L2, no clipping — and
-    NumPy's own BLAS reachable for α/β products (:func:`mlplab.core.blas.blas_issue`)."""
+    """Why :class:`FusedSGDStep` cannot run this training (None when it can): it needs SGD
+    (plain, with momentum or Nesterov momentum; no weight decay) with its fast update, nothing
+    that reads or changes the gradients between backward and update — no callback whose
+    ``reads_gradients`` is true, no L1/L2, no clipping — and NumPy's own BLAS reachable for
+    α/β products (:func:`mlplab.core.blas.blas_issue`)."""
     if optimizer.fast_issue() is not None or optimizer.name != "sgd":
         return f"optimizer {optimizer!r} is not SGD with its fast update"
-    if optimizer.momentum or optimizer.weight_decay:
-        return "SGD with momentum or weight decay keeps state the fused update does not"
-    if callbacks:
-        return "callbacks read the gradients, which the fused update never writes"
+    if optimizer.weight_decay:
+        return "SGD's weight decay adds λw to the gradient, which the fused update never forms"
+    if any(getattr(cb, "reads_gradients", True) for cb in callbacks):
+        return "a callback reads the gradients, which the fused update never writes"
     if config.l1 or config.l2 or config.clip_grad_norm:
         return "L1/L2 penalties and clipping change the gradients before the update"
     if not any(layer.kind == "dense" and layer.fast_issue() is None for layer in model.layers):
@@ -250,10 +251,12 @@ def fused_sgd_issue(model: Network, optimizer: Optimizer, config, callbacks) -> 
 
 
 class FusedSGDStep(FastStep):
-    """The fast step with plain SGD folded into the weight-gradient products
+    """The fast step with SGD folded into the weight-gradient products
     (:meth:`~mlplab.core.layers.Dense.backward_sgd_into`): for every Dense layer one GEMM
-    computes ``W ← W − η δᵀH``; parameters of other layers (batch norm, PReLU) take the
-    ordinary fast update in :meth:`update`.
+    computes ``W ← W − η δᵀH`` (with momentum: ``v ← μ v + δᵀH``, then one axpy into W);
+    parameters of other layers (batch norm, PReLU) take the ordinary fast update in
+    :meth:`update`.  Momentum buffers are the optimizer's own state, so checkpoints and
+    resume are as with any other step.
 
     Not bit for bit the reference: the update is added inside the GEMM's accumulation, so the
     weights differ from the reference step's by float rounding (tested within a stated
@@ -274,10 +277,24 @@ class FusedSGDStep(FastStep):
     def backward_layer(self, i, delta, buf, need_input_delta):
         """A Dense layer's backward fused with its SGD update (at the optimizer's current
         learning rate); other layers as in :class:`FastStep`."""
-        if self.fused[i]:
-            layer = self.model.layers[i]
-            return layer.backward_sgd_into(delta, buf, need_input_delta, self.optimizer.lr)
-        return super().backward_layer(i, delta, buf, need_input_delta)
+        if not self.fused[i]:
+            return super().backward_layer(i, delta, buf, need_input_delta)
+        layer, opt = self.model.layers[i], self.optimizer
+        if not opt.momentum:
+            return layer.backward_sgd_into(delta, buf, need_input_delta, opt.lr)
+        velocity = tuple(self._velocity(f"{i}.{k}", layer.params[k]) for k in ("weight", "bias"))
+        return layer.backward_sgd_into(
+            delta, buf, need_input_delta, opt.lr, opt.momentum, opt.nesterov, velocity
+        )
+
+    def _velocity(self, name: str, p: np.ndarray) -> np.ndarray:
+        """The optimizer's momentum buffer of parameter ``name`` (zeros before its first
+        step: μ·0 + g is the reference's first buffer, g)."""
+        st = self.optimizer.state.setdefault(name, {})
+        v = st.get("momentum_buffer")
+        if v is None:
+            v = st["momentum_buffer"] = np.zeros_like(p)
+        return v
 
     def update(self) -> None:
         """The SGD update of the parameters the fused backward did not update."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlplab.core.activations import Activation, get_activation
-from mlplab.core.blas import GemmTN, GemvT
+from mlplab.core.blas import Axpy, GemmTN, GemvT
 from mlplab.core.init import init_weight, resolve_init
 from mlplab.core.kernels import settings_issue
 from mlplab.errors import ConfigError, check_range
@@ -178,15 +178,28 @@ class Dense(Layer):
             return None
         return np.matmul(delta, self.params["weight"], out=buf["din"])  # δ W
 
-    def backward_sgd_into(self, delta, buf, need_input_delta, lr: float):
-        """``backward_into`` fused with plain SGD's update (no momentum, no decay):
-        ``δ W`` first (with the old W), then ``W ← W − η δᵀH`` as one GEMM with β = 1 and
-        ``b ← b − η δᵀ1`` as one GEMV with β = 1, both on NumPy's own BLAS
-        (:mod:`mlplab.core.blas`), so the parameter gradients are never written.
+    def backward_sgd_into(
+        self,
+        delta,
+        buf,
+        need_input_delta,
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        velocity: tuple | None = None,
+    ):
+        """``backward_into`` fused with SGD's update, on NumPy's own BLAS
+        (:mod:`mlplab.core.blas`); the parameter gradients are never written.
+
+        ``δ W`` comes first (with the old W).  Plain SGD: ``W ← W − η δᵀH`` is one GEMM with
+        β = 1 and ``b ← b − η δᵀ1`` one GEMV.  With momentum μ (``velocity`` = the momentum
+        buffers of W and b, the optimizer's own state): the GEMM writes ``v ← μ v + δᵀH``
+        (β = μ; a zero buffer gives the reference's first ``v = g``), then one axpy
+        ``W ← W − η v``.  Nesterov's ``W ← W − η (g + μ v)`` with ``g = v − μ v_old`` is
+        ``W ← W + η μ v_old`` before the GEMM and ``W ← W − η (1 + μ) v`` after it.
 
         Equal to ``backward_into`` followed by :meth:`SGD.update_into` within rounding, not
-        bit for bit: the update is added to W and b inside the BLAS accumulation
-        (``grads`` are left as they were).
+        bit for bit: the update is added inside the BLAS accumulation.
         """
         W, b = self.params["weight"], self.params["bias"]
         din = None
@@ -194,14 +207,32 @@ class Dense(Layer):
             din = np.matmul(delta, W, out=buf["din"])  # δ W (old W)
         H = self.h_prev if self.h_prev.flags.c_contiguous else np.ascontiguousarray(self.h_prev)
         delta = delta if delta.flags.c_contiguous else np.ascontiguousarray(delta)
-        # the two BLAS calls are planned once per (W, δ buffer, H buffer): the fast step
-        # reuses its buffers, so after the first step of a batch size this is two calls
+        targets = (W, b) if velocity is None else velocity
+        # the BLAS calls are planned once per (target, δ buffer, H buffer): the fast step
+        # reuses its buffers, so after the first step of a batch size each is one call
         plans = buf.get("sgd_plans")
-        if plans is None or not plans[0].uses(W, delta, H) or not plans[1].uses(b, delta, None):
+        if plans is None or not (
+            plans[0].uses(targets[0], delta, H)
+            and plans[1].uses(targets[1], delta)
+            and (velocity is None or plans[2].uses(W, targets[0]))
+        ):
             ones = np.ones(delta.shape[0], delta.dtype)
-            plans = buf["sgd_plans"] = (GemmTN(W, delta, H), GemvT(b, delta, ones))
-        plans[0](-lr)  # W ← W − η δᵀH
-        plans[1](-lr)  # b ← b − η Σ_n δ
+            plans = (GemmTN(targets[0], delta, H), GemvT(targets[1], delta, ones))
+            if velocity is not None:
+                plans += (Axpy(W, velocity[0]), Axpy(b, velocity[1]))
+            buf["sgd_plans"] = plans
+        if velocity is None:
+            plans[0](-lr)  # W ← W − η δᵀH
+            plans[1](-lr)  # b ← b − η Σ_n δ
+            return din
+        if nesterov:
+            plans[2](lr * momentum)  # W ← W + η μ v_old
+            plans[3](lr * momentum)
+        plans[0](1.0, momentum)  # v ← μ v + δᵀH
+        plans[1](1.0, momentum)
+        step = lr * (1.0 + momentum) if nesterov else lr
+        plans[2](-step)  # W ← W − η v  (Nesterov: − η (1 + μ) v)
+        plans[3](-step)
         return din
 
     def spec(self):

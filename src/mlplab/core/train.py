@@ -97,7 +97,15 @@ class TrainConfig:
 
 
 class Callback:
-    """Hooks called by :class:`Trainer`.  Override what you need; each receives the trainer."""
+    """Hooks called by :class:`Trainer`.  Override what you need; each receives the trainer.
+
+    ``reads_gradients`` (default True) says that :meth:`on_batch_end` may look at the
+    gradients; a callback that never does can set it False, which lets ``Trainer(fast=
+    "fused")`` run its fused SGD step — whose update is then already applied when
+    :meth:`on_batch_end` is called.
+    """
+
+    reads_gradients: bool = True
 
     def on_train_begin(self, trainer: Trainer) -> None:
         """Before the first epoch of a ``fit`` call."""

@@ -11,7 +11,7 @@ from mlplab.core.network import Network, mlp_spec
 from mlplab.core.optim import make_optimizer, make_schedule
 from mlplab.core.train import TrainConfig, Trainer
 from mlplab.errors import ConfigError
-from mlplab.runs.settings import SGD_FAMILY, RunConfig
+from mlplab.runs.settings import SGD_FAMILY, STEPS, RunConfig
 
 __all__ = [
     "load_data",
@@ -191,7 +191,7 @@ def train_config(cfg: RunConfig) -> TrainConfig:
 def build_trainer(cfg: RunConfig, model: Network, *, rng=None, callbacks=()) -> Trainer:
     """A :class:`Trainer` with the run's optimizer, schedule and loop settings (a
     :class:`~mlplab.backends.torch.TorchTrainer`, the same loop on torch, for backend torch)."""
-    cls, engine = Trainer, {}
+    cls, engine = Trainer, {"fast": STEPS[cfg.step]}
     if cfg.backend == "torch":
         from mlplab.backends.torch import TorchTrainer
 

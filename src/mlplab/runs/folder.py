@@ -360,6 +360,8 @@ class CheckpointCallback(Callback):
     and at the end (marked finished).  A resumed trainer whose run had already stopped early
     is kept from training further."""
 
+    reads_gradients = False  # saves state at epoch ends: the fused step may run
+
     def __init__(self, run_dir: RunDir, every: int = 1):
         self.run_dir = run_dir
         self.every = check_range("checkpoint every", every, 1, None, integer=True)

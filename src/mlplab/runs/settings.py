@@ -12,6 +12,7 @@ import typing
 from dataclasses import asdict, dataclass, field
 
 from mlplab.core.activations import get_activation
+from mlplab.core.blas import blas_issue
 from mlplab.core.init import init_names
 from mlplab.core.losses import get_head
 from mlplab.core.network import DTYPES
@@ -24,6 +25,7 @@ __all__ = [
     "SGD_FAMILY",
     "TARGET_SCALING_CHOICES",
     "RunConfig",
+    "STEPS",
     "flag",
     "is_csv",
 ]
@@ -41,6 +43,34 @@ TARGET_SCALING_CHOICES = ["auto", "none"]
 def flag(name: str) -> str:
     """The command-line flag of a :class:`RunConfig` field (``batch_size`` → ``--batch-size``)."""
     return "--" + name.replace("_", "-")
+
+
+#: ``--step`` choices and the ``Trainer(fast=...)`` each stands for.
+STEPS = {"exact": True, "fused": "fused", "reference": False}
+
+
+def fused_step_issue(c) -> None:
+    """Refuse ``--step fused`` where the fused SGD step could not run (rather than quietly
+    running the exact step): it folds SGD (plain, momentum or Nesterov) into the products,
+    so nothing may need the gradients it never writes."""
+    if c.optimizer not in SGD_FAMILY:
+        raise ConfigError(
+            f"--step fused needs --optimizer {', '.join(SGD_FAMILY)}; got {c.optimizer}"
+        )
+    given = [
+        flag
+        for flag, v in (("--weight-decay", c.weight_decay), ("--l1", c.l1), ("--l2", c.l2),
+                        ("--clip-grad-norm", c.clip_grad_norm))
+        if v
+    ]  # fmt: skip
+    if given:
+        raise ConfigError(
+            f"--step fused never forms the gradients that {', '.join(given)} change; "
+            "drop them or use --step exact"
+        )
+    why = blas_issue()
+    if why is not None:
+        raise ConfigError(f"--step fused needs NumPy's own BLAS, which cannot be called: {why}")
 
 
 @dataclass
@@ -94,7 +124,10 @@ class RunConfig:
     # ``member`` is the index of one of them (0 for a plain run), which picks its seeds
     members: int = 1
     member: int = 0
-    # engine (mlplab.backends.torch for "torch")
+    # engine (mlplab.backends.torch for "torch"); ``step`` picks the NumPy engine's step:
+    # "exact" (the fast step, bit for bit the reference), "fused" (SGD folded into the
+    # weight-gradient products, equal within rounding) or "reference"
+    step: str = "exact"
     backend: str = "numpy"
     device: str = "auto"
     precision: str = "fp32"
@@ -184,11 +217,16 @@ class RunConfig:
                 raise ConfigError(f"--target is required for a CSV data set ({c.dataset})")
             if c.subset is not None or c.noise is not None:
                 raise ConfigError("--subset and --noise apply to built-in data sets, not CSV files")
+        check_choice("--step", c.step, list(STEPS))
+        if c.step == "fused":
+            fused_step_issue(c)
         check_choice("--backend", c.backend, ["numpy", "torch"])
         check_choice("--device", c.device, ["auto", "cpu", "cuda"])
         check_choice("--precision", c.precision, ["fp32", "bf16"])
         if c.backend == "numpy" and (c.device != "auto" or c.precision != "fp32"):
             raise ConfigError("--device and --precision apply to --backend torch")
+        if c.backend == "torch" and c.step != "exact":
+            raise ConfigError("--step applies to --backend numpy")
         if c.precision == "bf16" and c.dtype != "float32":
             raise ConfigError("--precision bf16 needs --dtype float32")
         return c
