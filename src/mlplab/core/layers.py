@@ -483,14 +483,13 @@ class BatchNorm(Layer):
         count = np.intp(n)
         mu = np.add.reduce(x, axis=0)  # μ = Σ x / n   (as x.mean(axis=0))
         np.true_divide(mu, count, out=mu, casting="unsafe")
-        dev = np.subtract(x, mu, out=buf["work"])  # (x − μ)²  (as x.var(axis=0))
-        np.square(dev, out=dev)
+        x_hat = np.subtract(x, mu, out=buf["xhat"])  # x − μ, kept: x̂ is (x − μ)/√(σ² + ε)
+        dev = np.square(x_hat, out=buf["work"])  # (x − μ)²  (as x.var(axis=0))
         var = np.add.reduce(dev, axis=0)
         np.true_divide(var, count, out=var, casting="unsafe")
         self.track(mu, var, n)
         self.trained_pass = True
         self.inv_std = inv_std = 1.0 / np.sqrt(var + self.eps)
-        x_hat = np.subtract(x, mu, out=buf["xhat"])  # x̂ = (x − μ)/√(σ² + ε)
         x_hat *= inv_std
         self.x_hat = x_hat
         out = np.multiply(self.params["weight"], x_hat, out=buf["out"])  # γ x̂ + β
@@ -510,9 +509,9 @@ class BatchNorm(Layer):
         n = delta.shape[0]
         scale = self.inv_std / n
         np.multiply(n, d_hat, out=din)  # n δ̂
-        din -= d_hat.sum(axis=0)  # − Σ δ̂
+        din -= np.add.reduce(d_hat, axis=0)  # − Σ δ̂
         np.multiply(d_hat, x_hat, out=work)  # δ̂ ⊙ x̂   (δ̂ is not needed any more)
-        s = work.sum(axis=0)
+        s = np.add.reduce(work, axis=0)
         np.multiply(x_hat, s, out=work)  # x̂ Σ(δ̂ ⊙ x̂)
         din -= work
         np.multiply(scale, din, out=din)
