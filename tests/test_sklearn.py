@@ -28,27 +28,15 @@ from mlplab.sklearn import MLPClassifier, MLPRegressor, Perceptron
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 #: Checks that are expected to fail, with the reason (scikit-learn's ``expected_failed_checks``
-#: mechanism).  The NumPy estimators fail none.  On the torch backend ``fit`` refuses
-#: ``sample_weight`` (the torch trainer has no weighted loss), so the sample-weight checks fail
-#: there by design.  (scikit-learn itself skips two checks here: the array-API check without
-#: SCIPY_ARRAY_API, and the decision_function check, which MLPClassifier has no method for.)
-_TORCH_NO_WEIGHTS = "backend='torch' refuses sample_weight (no weighted loss in the torch trainer)"
+#: mechanism): none, on either backend — the torch backend takes ``sample_weight`` through the
+#: same loop as NumPy's.  (scikit-learn itself skips two checks here: the array-API check
+#: without SCIPY_ARRAY_API, and the decision_function check, which MLPClassifier has no
+#: method for.)
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     "MLPClassifier": {},
     "MLPRegressor": {},
     "Perceptron": {},
-    "torch": {
-        name: _TORCH_NO_WEIGHTS
-        for name in (
-            "check_sample_weights_pandas_series",
-            "check_sample_weights_not_an_array",
-            "check_sample_weights_list",
-            "check_sample_weights_shape",
-            "check_sample_weights_not_overwritten",
-            "check_sample_weight_equivalence_on_dense_data",
-            "check_classifiers_one_label_sample_weights",
-        )
-    },
+    "torch": {},
 }
 
 

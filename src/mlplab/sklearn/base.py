@@ -241,8 +241,6 @@ class MLPBase(BaseEstimator):
         X, y = self._validate_xy(X, y, reset=first_pass)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, len(X))
-            if self.backend == "torch":
-                raise ValueError("sample_weight needs backend='numpy' (the torch trainer has none)")
         Y, head = self._encode(
             y,
             first_pass=first_pass,
