@@ -1,11 +1,12 @@
 """The engine's epoch over its matrix products alone, measured as interleaved ratios.
 
 One process alternates, ``--rounds`` times: one engine epoch (``Trainer.fit`` on ``--rows``
-MNIST rows, plain SGD, float32, ReLU, softmax + cross-entropy, the fast step) and the same
-number of steps' matrix products alone (``H Wᵀ``, ``δᵀ H``, ``δ W`` on arrays of the step's
-shapes).  Each round gives a ratio engine / products; the median ratio is reported.  Because
-both halves of a round run back to back, a change in machine load hits them alike — the ratio
-means something on a shared machine where wall times do not (use ``--clock cpu``).
+MNIST rows, plain SGD, float32, ReLU, softmax + cross-entropy, the step given by ``--step``)
+and the same number of steps' matrix products alone (``H Wᵀ``, ``δᵀ H``, ``δ W`` on arrays of
+the step's shapes: :func:`mlplab.bench.epochs.products_runner`, the bench's floor).  Each round
+gives a ratio engine / products; the median ratio is reported.  Because both halves of a round
+run back to back, a change in machine load hits them alike — the ratio means something on a
+shared machine where wall times do not (use ``--clock cpu``).
 
     python benchmarks/engine_floor.py --hidden 256,256 --batch 128 --threads 1 --clock cpu
 """
@@ -18,21 +19,9 @@ import math
 import statistics
 
 from mlplab.bench import CLOCKS, blas_threads, mnist_arrays
-from mlplab.bench.epochs import step_products
+from mlplab.bench.epochs import products_runner
 from mlplab.core.network import Network
 from mlplab.core.train import TrainConfig, Trainer
-
-
-def products_runner(sizes, batch: int, steps: int, seed: int = 0):
-    """A function running ``steps`` steps' matrix products alone (``bench.step_products``)."""
-    ops = step_products(sizes, batch, seed)
-
-    def run():
-        for _ in range(steps):
-            for op in ops:
-                op()
-
-    return run
 
 
 def measure(hidden, batch: int, rows: int, rounds: int, clock, fast=True) -> dict:
@@ -40,7 +29,7 @@ def measure(hidden, batch: int, rows: int, rounds: int, clock, fast=True) -> dic
     X, y, _, _ = mnist_arrays(rows)
     sizes = [X.shape[1], *hidden, 10]
     steps = math.ceil(len(X) / batch)
-    products = products_runner(sizes, batch, steps)
+    products = products_runner(sizes, batch, len(X), clock=clock)  # returns its seconds
 
     def engine():
         model = Network.from_sizes(sizes, "relu", rng=0)
@@ -49,21 +38,17 @@ def measure(hidden, batch: int, rows: int, rounds: int, clock, fast=True) -> dic
             {"name": "sgd", "lr": 0.01},
             config=TrainConfig(epochs=1, batch_size=batch),
             rng=0,
+            fast=fast,
         )
         t0 = clock()
         trainer.fit(X, y)
-        return clock() - t0
-
-    def timed(fn):
-        t0 = clock()
-        fn()
         return clock() - t0
 
     engine()  # warm-up of both
     products()
     ratios, eng, prod = [], [], []
     for _ in range(rounds):
-        e, p = engine(), timed(products)
+        e, p = engine(), products()
         eng.append(e)
         prod.append(p)
         ratios.append(e / p)

@@ -27,16 +27,16 @@ import statistics
 import numpy as np
 
 from mlplab.bench import CLOCKS, blas_threads, mnist_arrays, train_flops
-from mlplab.core.fastpath import FastStep
+from mlplab.core.fastpath import FastStep, FusedSGDStep
 from mlplab.core.network import Network
 from mlplab.core.optim import make_optimizer
 
 
-def profile(hidden, batch: int, steps: int, repeats: int, clock) -> dict:
+def profile(hidden, batch: int, steps: int, repeats: int, clock, step_cls=None) -> dict:
     X, y, _, _ = mnist_arrays(min(60000, steps * batch))
     sizes = [X.shape[1], *hidden, 10]
     model = Network.from_sizes(sizes, "relu", rng=0)
-    fast = FastStep(model, make_optimizer({"name": "sgd", "lr": 0.01}))
+    fast = (step_cls or FastStep)(model, make_optimizer({"name": "sgd", "lr": 0.01}))
     order = np.random.default_rng(0).permutation(len(X))
     batches = [order[i * batch : (i + 1) * batch] for i in range(len(X) // batch)][:steps]
 
@@ -99,18 +99,27 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--clock", choices=list(CLOCKS), default="cpu")
+    p.add_argument(
+        "--step",
+        choices=["fast", "fused"],
+        default="fast",
+        help="fast: the bit-exact fast step; fused: SGD folded into the weight-gradient "
+        "products (its update is then inside 'step', and 'update' is only what is left)",
+    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     hidden = [int(h) for h in args.hidden.split(",")]
+    step_cls = FusedSGDStep if args.step == "fused" else FastStep
     with blas_threads(args.threads):
-        r = profile(hidden, args.batch, args.steps, args.repeats, CLOCKS[args.clock])
-    r.update(threads=args.threads, clock=args.clock)
+        r = profile(hidden, args.batch, args.steps, args.repeats, CLOCKS[args.clock], step_cls)
+    r.update(threads=args.threads, clock=args.clock, step=args.step)
     if args.json:
         print(json.dumps(r))
         return 0
     net = "-".join(map(str, r["sizes"]))
     print(
-        f"{net}, batch {r['batch']}, {args.threads} thread(s), {args.clock} clock: "
+        f"{net}, batch {r['batch']}, {args.step} step, {args.threads} thread(s), "
+        f"{args.clock} clock: "
         f"step {r['step_ms']:.2f} ms ({r['step_gflops']:.0f} GFLOP/s)"
     )
     for part in ("matmul", "update", "other"):

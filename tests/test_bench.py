@@ -197,6 +197,8 @@ def test_smoke_run_json_structure(smoke):
     assert row["engine_over_floor"] == pytest.approx(base / floor)
     fastest = row["systems"]["mlplab"]["min"] / row["gemm_floor"]["min"]
     assert row["engine_over_floor_fastest"] == pytest.approx(fastest)
+    paired = [e / f for e, f in zip(row["systems"]["mlplab"]["runs"], row["gemm_floor"]["runs"])]
+    assert row["engine_over_floor_paired"] == pytest.approx((paired[0] + paired[1]) / 2)
     pk = res["peak"]
     assert set(pk["numpy"]) == {"128", "256"} and pk["peak"] == max(pk["numpy"].values())
     assert 0 < pk["ceiling"]["fraction_of_peak"]

@@ -10,11 +10,12 @@ What is timed:
 
 * **epoch**: one pass over the training images (a fresh model each repeat, not timed), plain SGD
   (lr 0.01, no momentum), float32, ReLU, softmax + cross-entropy, shuffled mini-batches:
-  mlplab's :class:`~mlplab.core.train.Trainer` (the fast path, bit for bit the reference;
-  and the reference path for comparison), a PyTorch eager loop (``zero_grad``, forward, loss,
-  ``backward``, ``step``) in fp32 and under bf16 autocast, and scikit-learn's
-  ``MLPClassifier.fit`` with ``max_iter=1`` and the same architecture, SGD, no momentum and
-  no L2.
+  mlplab's :class:`~mlplab.core.train.Trainer` (the fused SGD step, equal to the reference
+  within rounding; the fast step, bit for bit the reference; and the reference step), with the
+  step's matrix products alone as one more alternated case (the floor), a PyTorch eager
+  loop (``zero_grad``, forward, loss, ``backward``, ``step``) in fp32 and under bf16
+  autocast, and scikit-learn's ``MLPClassifier.fit`` with ``max_iter=1`` and the same
+  architecture, SGD, no momentum and no L2.
 * **peak**: float32 square matrix products (the BLAS NumPy uses, and PyTorch's); the engine's
   achieved rate is its matmul flops per epoch (:func:`train_flops`) over its epoch time.
 * **tta** (time to accuracy): training time until the MNIST test accuracy first reaches each

@@ -5,6 +5,7 @@ products-alone floor of each epoch (``gemm_ceiling``)."""
 from __future__ import annotations
 
 import math
+import statistics
 import time
 import warnings
 
@@ -163,7 +164,8 @@ def measure_epochs(settings: Settings, data, *, progress=None) -> dict:
                 tag = f"epoch {'-'.join(map(str, sizes))} batch {batch}"
                 on_run = lambda name, r, t, tag=tag: progress(f"{tag}: {name} {t:.3f} s")
             times = alternate(cases, settings.repeats, on_run=on_run)
-            floor = summarize(times.pop("floor"))
+            floor_runs = times.pop("floor")
+            floor = summarize(floor_runs)
             results = {s: {"label": SYSTEMS[s], **summarize(t)} for s, t in times.items()}
             base = results.get("mlplab", {}).get("median")
             fastest = results.get("mlplab", {}).get("min")
@@ -193,6 +195,11 @@ def measure_epochs(settings: Settings, data, *, progress=None) -> dict:
                 # the same alternated rounds; and between the fastest runs of each
                 row["engine_over_floor"] = base / floor["median"]
                 row["engine_over_floor_fastest"] = fastest / floor["min"]
+                # the same ratio within each round (engine and floor a few seconds apart),
+                # then the median: the least sensitive to the machine's slow drifts
+                row["engine_over_floor_paired"] = statistics.median(
+                    e / f for e, f in zip(times["mlplab"], floor_runs)
+                )
             rows.append(row)
     return {
         "order": "alternating: every system once per round, same order, repeated",

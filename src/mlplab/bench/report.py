@@ -79,6 +79,11 @@ def render_markdown(result: dict) -> str:
                     f"| {net} | {row['batch']} | matrix products alone (the floor) | "
                     f"{floor:.3f} | {spread} | | | 1.00 |"
                 )
+            if row.get("engine_over_floor_paired") is not None:
+                lines.append(
+                    f"| {net} | {row['batch']} | engine / floor within each round, median "
+                    f"| {row['engine_over_floor_paired']:.2f} | | | | |"
+                )
             if row.get("engine_step"):
                 lines.append(
                     f"| {net} | {row['batch']} | step the engine ran | {row['engine_step']} "

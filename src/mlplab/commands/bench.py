@@ -10,12 +10,14 @@ import math
 DESCRIPTION = """\
 Measure, in one process with the systems alternated (A B A B …) and medians of repeats:
 the epoch time of 784-256-256-10 and 784-1024-1024-10 at batch 128 and 256 (SGD, float32)
-for the mlplab engine, PyTorch eager fp32 and bf16 autocast, and scikit-learn's MLPClassifier;
-the engine's GFLOP/s against a measured matrix-multiply peak; the training time to 98.0 % and
-98.5 % MNIST test accuracy (mlplab's fast recipe, a PyTorch Adam loop, scikit-learn's
-defaults); and how the engine's epoch time and memory grow with width and batch size.
-The full run takes several minutes; --quick about one to two.  Timings are only as quiet as
-the machine: the load average before and after is recorded with them.
+for the mlplab engine (its fused SGD step, its bit-exact fast step and its reference step),
+PyTorch eager fp32 and bf16 autocast, and scikit-learn's MLPClassifier, with the step's
+matrix products alone (the floor of any float32 engine on this BLAS) as one more alternated
+case; the engine's GFLOP/s against a measured matrix-multiply peak; the training time to
+98.0 % and 98.5 % MNIST test accuracy (mlplab's fast recipe, a PyTorch Adam loop,
+scikit-learn's defaults); and how the engine's epoch time and memory grow with width and
+batch size.  The full run takes about ten minutes; --quick one to two.  Timings are only as
+quiet as the machine: the load average before and after is recorded with them.
 """
 
 
