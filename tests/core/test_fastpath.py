@@ -442,3 +442,26 @@ def test_fused_sgd_on_mnist_shapes_stays_within_its_tolerance():
         scale = max(1.0, float(np.max(np.abs(ref[k]))))
         assert np.max(np.abs(fus[k] - ref[k])) <= 1e-4 * scale, k
     np.testing.assert_allclose(l_fus, l_ref, rtol=1e-4)
+
+
+def test_fused_step_leaves_replaced_non_contiguous_weights_to_the_fast_kernels():
+    """A Dense weight replaced by a Fortran-ordered array is not written through BLAS
+    addresses; that layer takes the fast step's update, the result still equals the
+    reference within rounding, and a Fortran-ordered momentum buffer is copied, not refused."""
+    X, y = _data()
+    spec = mlp_spec([7, 12, 9, 3], "relu")
+    ref, fused = Network(spec, rng=1), Network(spec, rng=1)
+    fused.layers[0].params["weight"] = np.asfortranarray(fused.layers[0].params["weight"])
+    opt = FUSED_OPTIMIZERS["momentum"]
+    o_ref, o_fus = make_optimizer(opt), make_optimizer(opt)
+    fit(ref, X, y, optimizer=o_ref, epochs=1, batch_size=20, rng=5, fast=False)
+    fit(fused, X, y, optimizer=o_fus, epochs=1, batch_size=20, rng=5, fast="fused")
+    assert "2.weight" in o_fus.state  # the second Dense layer, a fused one
+    buf = o_fus.state["2.weight"]["momentum_buffer"]
+    o_fus.state["2.weight"]["momentum_buffer"] = np.asfortranarray(buf)
+    o_ref2 = make_optimizer(opt)
+    o_ref2.load_state_dict(o_ref.state_dict())
+    fit(ref, X, y, optimizer=o_ref2, epochs=1, batch_size=20, rng=6, fast=False)
+    fit(fused, X, y, optimizer=o_fus, epochs=1, batch_size=20, rng=6, fast="fused")
+    for k, v in ref.state_dict().items():
+        np.testing.assert_allclose(fused.state_dict()[k], v, rtol=1e-4, atol=1e-5, err_msg=k)

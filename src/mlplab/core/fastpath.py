@@ -266,8 +266,13 @@ class FusedSGDStep(FastStep):
 
     def __init__(self, model: Network, optimizer: Optimizer):
         super().__init__(model, optimizer)
+        # BLAS writes W and b in place through their addresses: C-contiguous arrays only (as
+        # Dense makes them); a layer whose arrays were replaced by others takes the fast step
         self.fused = [
-            kernel and layer.kind == "dense" for layer, kernel in zip(model.layers, self.kernel)
+            kernel
+            and layer.kind == "dense"
+            and all(p.flags.c_contiguous and p.flags.writeable for p in layer.params.values())
+            for layer, kernel in zip(model.layers, self.kernel)
         ]
         fused_names = {
             f"{i}.{k}" for i, f in enumerate(self.fused) if f for k in model.layers[i].params
@@ -293,7 +298,9 @@ class FusedSGDStep(FastStep):
         st = self.optimizer.state.setdefault(name, {})
         v = st.get("momentum_buffer")
         if v is None:
-            v = st["momentum_buffer"] = np.zeros_like(p)
+            v = st["momentum_buffer"] = np.zeros_like(p, order="C")
+        elif not (v.flags.c_contiguous and v.flags.writeable and v.dtype == p.dtype):
+            v = st["momentum_buffer"] = np.array(v, dtype=p.dtype, order="C")  # same values
         return v
 
     def update(self) -> None:
