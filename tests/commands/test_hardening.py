@@ -356,3 +356,48 @@ def test_metrics_of_a_model_with_nonfinite_outputs(dataset, head):
     m = split_metrics(model, ds.X_test, ds.y_test, ds.task, ds.class_names)
     assert m["nonfinite_outputs"] == len(ds.X_test)
     json.dumps(__import__("mlplab.io", fromlist=["json_safe"]).json_safe(m), allow_nan=False)
+
+
+def test_a_diverging_ensemble_member_stops_the_ensemble_with_one_line_and_exit_3(tmp_path, capsys):
+    """The member that diverges keeps its last finite state, nothing is averaged, later
+    members are not trained; each member resumes with a lower rate, then the ensemble."""
+    ens = tmp_path / "ens"
+    assert main(["train", *DIVERGE, "--members", "2", "--out", str(ens)]) == 3
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("mlplab train")]
+    assert len(lines) == 1 and "Traceback" not in err
+    assert "member 1 diverged" in lines[0] and str(ens / "members" / "0") in lines[0]
+    assert f"--resume {ens}" in lines[0]
+    assert not (ens / "model.npz").exists() and not (ens / "members" / "1").exists()
+    for m in (0, 1):
+        member = ens / "members" / str(m)
+        assert main(["train", "--resume", str(member), "--lr", "0.01", "--json"]) == 0
+        capsys.readouterr()
+        code = main(["train", "--resume", str(ens), "--json"])
+        if m == 0:  # the second member starts with the diverging rate: it stops there too
+            assert code == 3 and "member 2 diverged" in capsys.readouterr().err
+    assert code == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["members"] == 2 and np.isfinite(s["test_loss"]) and (ens / "model.npz").is_file()
+
+
+def test_divergence_prints_exactly_one_line_on_stderr_and_no_warnings(tmp_path):
+    """Run as a user would (a subprocess, Python's default warning filters): the overflow
+    in the validation pass of the diverging epoch must not print NumPy warnings."""
+    import subprocess
+    import sys
+
+    argv = [
+        sys.executable,
+        "-m",
+        "mlplab",
+        "train",
+        *DIVERGE,
+        "--json",
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 3
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("mlplab train: diverged"), done.stderr

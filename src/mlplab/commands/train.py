@@ -275,8 +275,9 @@ def divergence_line(summary: dict) -> str:
     lr = summary.get("lr")
     lower = f"{lr / 10:g}" if isinstance(lr, (int, float)) else "<lower>"
     kept = d.get("restored_epoch")
+    who = "" if summary.get("member") is None else f"member {summary['member'] + 1} "
     return (
-        f"mlplab train: diverged in epoch {d.get('epoch')} at step {d.get('step')} ({cause} "
+        f"mlplab train: {who}diverged in epoch {d.get('epoch')} at step {d.get('step')} ({cause} "
         f"became NaN or infinite); {summary['out']} keeps the last finite state (epoch {kept}) — "
         f"try a lower learning rate: mlplab train --resume {summary['out']} --lr {lower} "
         "(or, in a new run, --clip-grad-norm 1 or --schedule warmup_cosine)"
@@ -306,6 +307,16 @@ def _run_ensemble(args, ens: runs.EnsembleRun, err) -> int:
             file=sys.stderr,
         )
         return 130
+    if summary.get("stop_reason") == "divergence":  # a member diverged: nothing averaged
+        if args.json:
+            print(json.dumps(_jsonable(summary)))
+        print(
+            divergence_line(summary)
+            + f"; then `mlplab train --resume {summary['ensemble']}` trains the remaining "
+            f"members of {summary['members']}",
+            file=sys.stderr,
+        )
+        return EXIT_DIVERGED
     if args.json:
         print(json.dumps(_jsonable(summary)))
     else:

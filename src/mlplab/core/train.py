@@ -507,7 +507,10 @@ class Trainer:
             if self.metric == "accuracy":
                 rec["train_accuracy"] = float(metric_sum) / seen
             if has_val:
-                ev = logits_metrics(head, step.validation_logits(), y_val)
+                # finite weights can still overflow the validation logits: detected just
+                # below and reported as divergence, so NumPy's warnings would only be noise
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    ev = logits_metrics(head, step.validation_logits(), y_val)
                 rec["val_loss"] = ev.pop("loss")
                 rec.update({f"val_{k}": v for k, v in ev.items()})
                 if not math.isfinite(rec["val_loss"]):  # finite weights whose outputs overflow

@@ -106,6 +106,10 @@ def execute_ensemble(ens: EnsembleRun, make_callbacks=lambda m, run: ()) -> dict
     the averaged model and the top folder's files; return the summary.
 
     ``make_callbacks(m, run)`` gives each member's callbacks (progress, …).
+
+    A member that diverges stops the ensemble there: its folder keeps its last finite state,
+    later members are not trained and no averaged model is written; the summary (stop reason
+    ``"divergence"``) is that member's, with ``member`` and the ensemble's folder added.
     """
     summaries = []
     for m in range(ens.config.members):
@@ -114,7 +118,11 @@ def execute_ensemble(ens: EnsembleRun, make_callbacks=lambda m, run: ()) -> dict
             run = resume_run(d.path)
         else:
             run = prepare_run(ens.member_config(m), d.path)
-        summaries.append(execute_run(run, make_callbacks(m, run)))
+        summary = execute_run(run, make_callbacks(m, run))
+        if summary.get("stop_reason") == "divergence":
+            return {**summary, "member": m, "members": ens.config.members,
+                    "ensemble": str(ens.dir.path)}  # fmt: skip
+        summaries.append(summary)
     return finish_ensemble(ens, summaries)
 
 
