@@ -210,6 +210,8 @@ def test_smoke_run_json_structure(smoke):
         secs = [c["train_seconds"] for c in s["curve"]]
         assert secs == sorted(secs) and s["eval_seconds"] >= 0
     assert tta["systems"]["mlplab"]["config"]["recipe"] == "fast"
+    assert tta["systems"]["mlplab"]["repeats"] == 2  # the smoke preset's repeats
+    assert all(len(v) == 2 for v in tta["systems"]["mlplab"]["runs_seconds"].values())
     sc = res["scaling"]
     assert [p["width"] for p in sc["width"]] == [16, 32]
     assert [p["batch"] for p in sc["batch"]] == [16, 32]
@@ -253,3 +255,22 @@ def test_checkpoints_split_an_epoch_evenly():
     assert bench.eval_checkpoints(469, 4) == {117, 234, 352}
     assert bench.eval_checkpoints(10, 1) == set()  # only the epoch's end
     assert bench.eval_checkpoints(3, 8) <= {1, 2}
+
+
+def test_repeated_time_to_accuracy_runs_report_the_median():
+    from mlplab.bench.tta import median_of_runs
+
+    def run(t98, t985=None):
+        reached = {"0.98": {"train_seconds": t98, "epochs": 1.75}, "0.985": None}
+        if t985 is not None:
+            reached["0.985"] = {"train_seconds": t985, "epochs": 2.5}
+        return {"label": "x", "reached": reached, "curve": [], "train_seconds": 3 * t98,
+                "eval_seconds": 0.1}  # fmt: skip
+
+    out = median_of_runs([run(0.9, 1.3), run(1.6), run(0.95, 1.2)])
+    assert out["repeats"] == 3
+    assert out["reached"]["0.98"]["train_seconds"] == 0.95
+    assert out["reached"]["0.98"]["runs_seconds"] == [0.9, 1.6, 0.95]
+    assert out["reached"]["0.985"] is None  # not reached in every run
+    assert out["runs_seconds"]["0.985"] == [1.3, None, 1.2]
+    assert out["train_seconds"] == pytest.approx(2.85)

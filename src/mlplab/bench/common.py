@@ -74,6 +74,7 @@ class Settings:
     tta_train_samples: int | None = None  # None: all 60000
     tta_test_samples: int | None = None  # None: all 10000
     tta_recipe_epochs: int | None = None  # None: the recipe's own
+    tta_repeats: int = 5  # runs of the fast recipe (the median is reported; others run once)
     # scaling
     scaling_widths: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048, 4096)
     scaling_batches: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024)
@@ -94,6 +95,7 @@ class Settings:
         if self.threads is not None:
             check_range("threads", self.threads, 1, None, integer=True)
         check_range("repeats", self.repeats, 1, None, integer=True)
+        check_range("tta_repeats", self.tta_repeats, 1, None, integer=True)
         check_range("epoch_samples", self.epoch_samples, 1, EPOCH, integer=True)
         for b in (*self.batches, *self.scaling_batches, self.scaling_width_batch):
             check_range("batch size", b, 1, None, integer=True)
@@ -118,6 +120,7 @@ PRESETS: dict[str, Settings] = {
         tta_max_epochs=12,
         tta_max_seconds=30.0,
         tta_evals_per_epoch=2,
+        tta_repeats=3,
         scaling_widths=(64, 256, 1024, 2048),
         scaling_batches=(16, 64, 256, 1024),
         scaling_flops=1e10,
@@ -140,6 +143,7 @@ PRESETS: dict[str, Settings] = {
         tta_train_samples=1000,
         tta_test_samples=300,
         tta_recipe_epochs=1,
+        tta_repeats=2,
         scaling_widths=(16, 32),
         scaling_batches=(16, 32),
         scaling_flops=2e7,

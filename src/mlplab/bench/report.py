@@ -133,8 +133,9 @@ def render_markdown(result: dict) -> str:
                     if r is None
                     else f"{r['train_seconds']:.2f} s ({r['epochs']:.2f} ep.)"
                 )
+            label = s["label"] + (f" (median of {s['repeats']} runs)" if s.get("repeats") else "")
             lines.append(
-                f"| {s['label']} | "
+                f"| {label} | "
                 + " | ".join(cells)
                 + f" | {100 * s['best_accuracy']:.2f} % | {s['train_seconds']:.2f} | "
                 f"{s['eval_seconds']:.2f} |"

@@ -5,6 +5,7 @@ scikit-learn."""
 from __future__ import annotations
 
 import math
+import statistics
 import time
 
 import numpy as np
@@ -210,7 +211,33 @@ def time_to_accuracy(settings: Settings, data=None, *, progress=None) -> dict:
             continue
         if progress is not None:
             progress(f"time to accuracy: {name}")
-        out["systems"][name] = runners[name](data, settings, settings.tta_evals_per_epoch)
+        repeats = settings.tta_repeats if name == "mlplab" else 1
+        runs = [runners[name](data, settings, settings.tta_evals_per_epoch) for _ in range(repeats)]
+        out["systems"][name] = runs[0] if repeats == 1 else median_of_runs(runs)
+    return out
+
+
+def median_of_runs(runs: list[dict]) -> dict:
+    """One system's repeated time-to-accuracy runs as one result: the first run's curve and
+    settings, and for each target the median training time over the runs (``runs_seconds``
+    lists them all); a target counts as reached only when every run reached it."""
+    out = dict(runs[0])
+    out["repeats"] = len(runs)
+    out["reached"] = {}
+    for key in runs[0]["reached"]:
+        hits = [r["reached"][key] for r in runs]
+        seconds = [None if h is None else h["train_seconds"] for h in hits]
+        if any(h is None for h in hits):
+            out["reached"][key] = None
+        else:
+            out["reached"][key] = {
+                "train_seconds": statistics.median(seconds),
+                "epochs": statistics.median(h["epochs"] for h in hits),
+                "runs_seconds": seconds,
+            }
+        out.setdefault("runs_seconds", {})[key] = seconds
+    out["train_seconds"] = statistics.median(r["train_seconds"] for r in runs)
+    out["eval_seconds"] = statistics.median(r["eval_seconds"] for r in runs)
     return out
 
 

@@ -14,8 +14,8 @@ for the mlplab engine (its fused SGD step, its bit-exact fast step and its refer
 PyTorch eager fp32 and bf16 autocast, and scikit-learn's MLPClassifier, with the step's
 matrix products alone (the floor of any float32 engine on this BLAS) as one more alternated
 case; the engine's GFLOP/s against a measured matrix-multiply peak; the training time to
-98.0 % and 98.5 % MNIST test accuracy (mlplab's fast recipe, a PyTorch Adam loop,
-scikit-learn's defaults); and how the engine's epoch time and memory grow with width and
+98.0 % and 98.5 % MNIST test accuracy (mlplab's fast recipe, median of 5 runs; a PyTorch
+Adam loop; scikit-learn's defaults); and how the engine's epoch time and memory grow with width and
 batch size.  The full run takes about ten minutes; --quick one to two.  Timings are only as
 quiet as the machine: the load average before and after is recorded with them.
 """
