@@ -411,6 +411,31 @@ def test_c20_boundaries(shares, verdict):
     assert _v("C20", _c20(shares)) == verdict
 
 
+@pytest.mark.parametrize(
+    ("errors", "share", "verdict"),
+    [
+        ([0.0, 0.05], 1.0, "holds"),  # exactly 5 % counts as within
+        ([0.0, 0.05 + EPS], 0.5, "fails"),  # just over does not
+        ([0.01] * 9 + [0.05 + EPS], 0.9, "partly"),
+    ],
+)
+def test_c20_per_image_tolerance_through_combine(errors, share, verdict):
+    """The per-image 5 % test is applied when the cells are combined: two cells (seeds) of
+    per-image relative errors, merged; the share within tolerance and the verdict follow."""
+    half = len(errors) // 2
+
+    def cell(errs):
+        entry = {"relative_error": stat(errs), "median": 0.0, "share_within_tol": 0.0}
+        rules = {"riemann_trapezoid": {"300": entry}}
+        return {"models": {"relu": {"rules": rules, "test_accuracy": stat([0.9])}},
+                "images_per_seed": len(errs), "data": "digits"}  # fmt: skip
+
+    merged = EXP["C20"].combine({}, [0, 1], [cell(errors[:half]), cell(errors[half:])])
+    entry = merged["models"]["relu"]["rules"]["riemann_trapezoid"]["300"]
+    assert entry["share_within_tol"] == pytest.approx(share)
+    assert _v("C20", merged) == verdict
+
+
 # --- C22: worst relative coefficient difference ≤ 1e-6 holds, ≤ 1e-3 partly ------------
 
 
