@@ -465,3 +465,31 @@ def test_fused_step_leaves_replaced_non_contiguous_weights_to_the_fast_kernels()
     fit(fused, X, y, optimizer=o_fus, epochs=1, batch_size=20, rng=6, fast="fused")
     for k, v in ref.state_dict().items():
         np.testing.assert_allclose(fused.state_dict()[k], v, rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+def test_base_kernels_are_the_reference_written_into_buffers():
+    """Activations and optimizers without a fast kernel still answer ``f_into``,
+    ``df_mul_into`` and ``update_into``, with the reference's numbers."""
+    from mlplab.core.activations import get_activation
+
+    rng = np.random.default_rng(0)
+    z, delta = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    tanh = get_activation("tanh")
+    assert tanh.fast_issue() is not None
+    out = np.empty_like(z)
+    assert tanh.f_into(z, out) is out
+    np.testing.assert_array_equal(out, tanh.f(z))
+    got = tanh.df_mul_into(z, delta, np.empty(z.shape, bool), np.empty_like(z))
+    np.testing.assert_array_equal(got, delta * tanh.df(z))
+
+    class Halving(Optimizer):  # an optimizer of its own: no fast update
+        name = "halving"
+
+        def _update(self, name, p, g):
+            p -= 0.5 * g
+
+    opt = Halving(lr=0.1)
+    assert opt.fast_issue() is not None
+    p, g = np.ones(3), np.arange(3.0)
+    opt.update_into("w", p, g, {})
+    np.testing.assert_array_equal(p, 1.0 - 0.5 * g)

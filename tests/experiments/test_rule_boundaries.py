@@ -488,3 +488,12 @@ def test_c23_boundaries(total, non_emb, verdict):
     exp = EXP["C23"]
     assert (exp.LO, exp.HI) == (0.6, 0.72)
     assert _v("C23", _c23(total, non_emb)) == verdict
+
+
+def test_an_experiment_defining_neither_measure_nor_cells_is_refused_when_defined():
+    from mlplab.experiments.base import Experiment
+
+    with pytest.raises(TypeError, match="neither measure nor measure_cell"):
+
+        class Empty(Experiment):
+            id = "C99"

@@ -74,13 +74,16 @@ class Activation(abc.ABC):
         return f"activation {self.name!r} has no fast kernel"
 
     def f_into(self, z: np.ndarray, out: np.ndarray, zeros: np.ndarray | None = None) -> np.ndarray:
-        """φ(z) written into ``out`` (only for activations whose :meth:`fast_issue` is None);
-        ``zeros``, when given, is an all-zero array of z's shape the kernel may read."""
-        raise NotImplementedError(self.fast_issue())
+        """φ(z) written into ``out``; ``zeros``, when given, is an all-zero array of z's shape a
+        kernel may read.  Base: the reference :meth:`f` copied in (the same numbers, no gain;
+        activations whose :meth:`fast_issue` is None override it with a real kernel)."""
+        np.copyto(out, self.f(z))
+        return out
 
     def df_mul_into(self, z, delta, mask, out) -> np.ndarray:
-        """``δ ⊙ φ′(z)`` written into ``out``, with ``mask`` (bool, z's shape) as scratch."""
-        raise NotImplementedError(self.fast_issue())
+        """``δ ⊙ φ′(z)`` written into ``out``, with ``mask`` (bool, z's shape) as scratch.
+        Base: the reference product ``δ · df(z)`` (a kernel overrides it)."""
+        return np.multiply(delta, self.df(z), out=out)
 
     def __call__(self, z):
         return self.f(z)

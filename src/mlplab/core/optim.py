@@ -62,8 +62,10 @@ class Optimizer:
 
     def update_into(self, name: str, p, g, scratch: dict) -> None:
         """The update of one parameter with scratch arrays from ``scratch`` (no temporaries);
-        the same numbers as :meth:`step`'s.  The caller increments ``t`` once per step."""
-        raise NotImplementedError(self.fast_issue())
+        the same numbers as :meth:`step`'s.  The caller increments ``t`` once per step.
+        Base: the reference rule itself (temporaries and all); optimizers whose
+        :meth:`fast_issue` is None override it."""
+        self._update(name, p, g)
 
     def _update(self, name, p, g):  # pragma: no cover - abstract
         raise TypeError("subclasses implement _update")

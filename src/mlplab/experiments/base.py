@@ -377,6 +377,13 @@ class Experiment(abc.ABC):  # noqa: B024 - measure or the cell API, either may b
     first).
     """
 
+    def __init_subclass__(cls, **kwargs):
+        """A subclass must override ``measure`` or the cell API's ``measure_cell``: refused
+        when the class is defined, not when a run reaches it."""
+        super().__init_subclass__(**kwargs)
+        if cls.measure is Experiment.measure and cls.measure_cell is Experiment.measure_cell:
+            raise TypeError(f"{cls.__name__} defines neither measure nor measure_cell")
+
     id: ClassVar[str] = ""
     title: ClassVar[str] = ""
     claim: ClassVar[str] = ""
@@ -394,8 +401,6 @@ class Experiment(abc.ABC):  # noqa: B024 - measure or the cell API, either may b
         An experiment either overrides this or the cell API (``cells``, ``measure_cell``,
         ``combine``); the default runs the cells in this process.
         """
-        if type(self).measure_cell is Experiment.measure_cell:
-            raise NotImplementedError(f"{type(self).__name__} defines neither measure nor cells")
         return run_cells_inline(self, settings, seeds)
 
     def cells(self, settings: dict, seeds: list[int]) -> list[dict]:
